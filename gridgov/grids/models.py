@@ -1,0 +1,124 @@
+"""Tables of the spatial hierarchy and of the three resource layers chiefs answer for.
+
+Every table carries ``county_code`` and has it first in its primary key, so that a province or national
+deployment can distribute the tables by county on Citus without a schema change.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    Float,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    String,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from gridgov.storage.db import Base
+from gridgov.storage.types import GeometryColumn
+
+
+class Level(StrEnum):
+    """Levels of the hierarchy, top-down."""
+
+    COUNTY = "county"
+    TOWN = "town"  # 乡镇
+    VILLAGE = "village"  # 村/社区
+    GRID = "grid"  # 网格
+    MICRO_GRID = "micro_grid"  # 微网格
+
+
+PARENT_LEVEL: dict[Level, Level | None] = {
+    Level.COUNTY: None,
+    Level.TOWN: Level.COUNTY,
+    Level.VILLAGE: Level.TOWN,
+    Level.GRID: Level.VILLAGE,
+    Level.MICRO_GRID: Level.GRID,
+}
+
+
+class ResourceKind(StrEnum):
+    """The three resource layers of the three-chief system (河长制·林长制·田长制)."""
+
+    RIVER = "river"  # river reaches 河段, lines
+    FOREST = "forest"  # forest patches 林地, polygons
+    FARMLAND = "farmland"  # farmland parcels 耕地, polygons
+
+
+class County(Base):
+    """A county deployment: its code, name and the metric CRS its measurements use."""
+
+    __tablename__ = "counties"
+
+    county_code: Mapped[str] = mapped_column(String(12), primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    metric_epsg: Mapped[int] = mapped_column(Integer, default=4546)
+    synthetic: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class Unit(Base):
+    """An administrative or grid unit: the county itself, a town, village, grid or micro-grid."""
+
+    __tablename__ = "units"
+
+    county_code: Mapped[str] = mapped_column(String(12), primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), primary_key=True)
+    level: Mapped[str] = mapped_column(String(16))
+    name: Mapped[str] = mapped_column(String(200))
+    parent_code: Mapped[str | None] = mapped_column(String(32))
+    geom = mapped_column(GeometryColumn("MULTIPOLYGON"), nullable=False)
+    area_m2: Mapped[float] = mapped_column(Float)
+    # Bounding box, so that bbox filters use a B-tree index on SQLite as well.
+    min_x: Mapped[float] = mapped_column(Float)
+    min_y: Mapped[float] = mapped_column(Float)
+    max_x: Mapped[float] = mapped_column(Float)
+    max_y: Mapped[float] = mapped_column(Float)
+    synthetic: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    __table_args__ = (
+        ForeignKeyConstraint(["county_code"], ["counties.county_code"]),
+        ForeignKeyConstraint(
+            ["county_code", "parent_code"], ["units.county_code", "units.code"]
+        ),
+        CheckConstraint(
+            "level IN ('county', 'town', 'village', 'grid', 'micro_grid')", name="ck_units_level"
+        ),
+        Index("ix_units_level_code", "county_code", "level", "code"),
+        Index("ix_units_parent", "county_code", "parent_code"),
+        Index("ix_units_bbox", "county_code", "level", "min_x", "max_x", "min_y", "max_y"),
+        Index("ix_units_geom", "geom", postgresql_using="gist").ddl_if(dialect="postgresql"),
+    )
+
+
+class Resource(Base):
+    """A feature of a resource layer: a river reach, forest patch or farmland parcel, in one village."""
+
+    __tablename__ = "resources"
+
+    county_code: Mapped[str] = mapped_column(String(12), primary_key=True)
+    code: Mapped[str] = mapped_column(String(40), primary_key=True)
+    resource: Mapped[str] = mapped_column(String(16))
+    kind: Mapped[str | None] = mapped_column(String(32))
+    name: Mapped[str] = mapped_column(String(200))
+    parent_code: Mapped[str] = mapped_column(String(32))
+    geom = mapped_column(GeometryColumn("GEOMETRY"), nullable=False)
+    length_m: Mapped[float] = mapped_column(Float, default=0.0)
+    area_m2: Mapped[float] = mapped_column(Float, default=0.0)
+    min_x: Mapped[float] = mapped_column(Float)
+    min_y: Mapped[float] = mapped_column(Float)
+    max_x: Mapped[float] = mapped_column(Float)
+    max_y: Mapped[float] = mapped_column(Float)
+    synthetic: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    __table_args__ = (
+        ForeignKeyConstraint(["county_code", "parent_code"], ["units.county_code", "units.code"]),
+        CheckConstraint("resource IN ('river', 'forest', 'farmland')", name="ck_resources_resource"),
+        Index("ix_resources_bbox", "county_code", "resource", "min_x", "max_x", "min_y", "max_y"),
+        Index("ix_resources_parent", "county_code", "parent_code"),
+        Index("ix_resources_geom", "geom", postgresql_using="gist").ddl_if(dialect="postgresql"),
+    )

@@ -1,0 +1,1 @@
+"""Storage: engine, session per request, declarative base, geometry columns, Alembic migrations."""
