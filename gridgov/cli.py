@@ -1,0 +1,217 @@
+"""The `gridgov` command: thin wrappers that call the services, with progress bars on long steps."""
+
+from __future__ import annotations
+
+import sys
+from contextlib import contextmanager
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from sqlalchemy.exc import SQLAlchemyError
+
+from gridgov.config import REPO_ROOT, get_settings
+from gridgov.errors import GridGovError
+from gridgov.storage.db import get_engine, session_factory, transaction
+from gridgov.storage.migrate import upgrade
+
+app = typer.Typer(help="GridGov: grid governance for river, forest and field chiefs.", no_args_is_help=True)
+console = Console(stderr=True)
+
+DEMO_DATASET = REPO_ROOT / "geodata" / "nan_county" / "nan_county.gpkg"
+
+
+class OutputFormat(StrEnum):
+    text = "text"
+    json = "json"
+
+
+PathArg = Annotated[Path, typer.Argument(help="GeoPackage, Shapefile, GeoJSON, or a folder of them.")]
+LayerOpt = Annotated[str | None, typer.Option(help="The layer a single file holds (default: its name).")]
+CrsOpt = Annotated[str | None, typer.Option(help="CRS of files that carry none, e.g. EPSG:4546.")]
+Gcj02Opt = Annotated[bool, typer.Option("--gcj02", help="Coordinates are Amap GCJ-02; convert them exactly.")]
+
+
+@contextmanager
+def _progress():
+    columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed:>6}"),
+               TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=False) as progress:
+        yield progress
+
+
+def _fail(error: GridGovError) -> None:
+    console.print(f"[red]error:[/red] {error.message}")
+    raise typer.Exit(1)
+
+
+def _import(path: Path, *, layer: str | None = None, crs: str | None = None, gcj02: bool = False) -> None:
+    """Migrate, then validate and import a dataset in one transaction, drawing progress."""
+    from gridgov.grids.checks import format_defects
+    from gridgov.grids.importing import check_path
+    from gridgov.grids.service import import_layers
+
+    engine = get_engine()
+    upgrade(engine)
+    with _progress() as progress:
+        task = progress.add_task(f"Reading and checking {path.name}", total=None)
+        with transaction(engine) as session:
+            layers, defects = check_path(session=session, path=path, layer=layer, crs=crs, gcj02=gcj02)
+            progress.update(task, total=1, completed=1)
+            if defects:
+                progress.stop()
+                print(format_defects(defects))
+                console.print(f"[red]{len(defects)} defect(s); nothing was imported.[/red]")
+                raise typer.Exit(1)
+            total = sum(len(frame) for frame in layers.values())
+            store = progress.add_task("Storing features", total=total)
+            summary = import_layers(
+                session=session, layers=layers, progress=lambda step, n: progress.advance(store, n)
+            )
+    table = Table(title=f"Imported into county {summary.county_code}")
+    table.add_column("layer")
+    table.add_column("features", justify="right")
+    for name, count in summary.counts.items():
+        table.add_row(name, str(count))
+    console.print(table)
+
+
+@app.command()
+def validate(
+    path: PathArg,
+    layer: LayerOpt = None,
+    crs: CrsOpt = None,
+    gcj02: Gcj02Opt = False,
+    format: Annotated[OutputFormat, typer.Option("--format", help="text: one line per defect; json: a list.")] = (
+        OutputFormat.text
+    ),
+) -> None:
+    """Check a county's files; one line per defect (kind, layer, code, where, message); exit 1 if any."""
+    from gridgov.grids.checks import defects_to_json, format_defects
+    from gridgov.grids.importing import check_path
+
+    try:
+        session = _existing_session()
+        try:
+            _layers, defects = check_path(session=session, path=path, layer=layer, crs=crs, gcj02=gcj02)
+        finally:
+            if session is not None:
+                session.close()
+    except GridGovError as error:
+        _fail(error)
+    if format is OutputFormat.json:
+        print(defects_to_json(defects))
+    elif defects:
+        print(format_defects(defects))
+    if defects:
+        console.print(f"[red]{len(defects)} defect(s) in {path}[/red]")
+        raise typer.Exit(1)
+    console.print(f"[green]{path}: no defects[/green]")
+
+
+def _existing_session():
+    """A session on the configured database when it is already migrated, else None (check files alone)."""
+    engine = get_engine()
+    try:
+        with engine.connect() as conn:
+            if not engine.dialect.has_table(conn, "units"):
+                return None
+    except SQLAlchemyError:
+        return None
+    return session_factory(engine)()
+
+
+@app.command("import")
+def import_(path: PathArg, layer: LayerOpt = None, crs: CrsOpt = None, gcj02: Gcj02Opt = False) -> None:
+    """Validate and load a county's files; all or nothing: a file with any defect changes nothing."""
+    try:
+        _import(path, layer=layer, crs=crs, gcj02=gcj02)
+    except GridGovError as error:
+        _fail(error)
+
+
+@app.command()
+def export(
+    path: Annotated[Path, typer.Argument(help="x.gpkg, x_geojson/ (folder), or x_shp/ (folder of Shapefiles).")],
+    overwrite: Annotated[bool, typer.Option(help="Replace existing output.")] = False,
+) -> None:
+    """Write the stored county in the import format: GeoPackage, GeoJSON or Shapefile (ASCII fields)."""
+    from gridgov.grids.export import export_layers
+    from gridgov.grids.service import dataset_layers, only_county_code
+
+    try:
+        with transaction() as session:
+            county_code = only_county_code(session=session) or get_settings().county_code
+            with _progress() as progress:
+                task = progress.add_task(f"Exporting county {county_code}", total=None)
+                written = export_layers(dataset_layers(session=session, county_code=county_code), path,
+                                        overwrite=overwrite)
+                progress.update(task, total=1, completed=1)
+    except GridGovError as error:
+        _fail(error)
+    for file in written:
+        console.print(f"wrote {file}")
+
+
+@app.command()
+def migrate() -> None:
+    """Create or upgrade the database schema (Alembic) at GRIDGOV_DATABASE_URL."""
+    upgrade(get_engine())
+    console.print("[green]database is up to date[/green]")
+
+
+def _serve(host: str, port: int) -> None:
+    import uvicorn
+
+    from gridgov.main import create_app
+
+    upgrade(get_engine())
+    console.print(f"GridGov serving on [bold]http://{host}:{port}[/bold]  (OGC API at /ogc/, API docs at /docs)")
+    uvicorn.run(create_app(), host=host, port=port, log_level="info")
+
+
+HostOpt = Annotated[str, typer.Option(help="Interface to listen on.")]
+PortOpt = Annotated[int, typer.Option(help="Port to listen on.")]
+
+
+@app.command()
+def serve(host: HostOpt = "127.0.0.1", port: PortOpt = 8000) -> None:
+    """Serve the API and pages on the database at GRIDGOV_DATABASE_URL."""
+    _serve(host, port)
+
+
+@app.command()
+def demo(
+    host: HostOpt = "127.0.0.1",
+    port: PortOpt = 8000,
+    build_only: Annotated[bool, typer.Option("--build-only", help="Build the demo database, then stop.")] = False,
+) -> None:
+    """Build the Nan County demo database when it is absent, then serve it."""
+    from gridgov.grids.service import only_county_code
+
+    engine = get_engine()
+    upgrade(engine)
+    with session_factory(engine)() as session:
+        loaded = only_county_code(session=session)
+    if loaded is None:
+        console.print("Building the Nan County demo (synthetic grids on the real county boundary)")
+        try:
+            _import(DEMO_DATASET)
+        except GridGovError as error:
+            _fail(error)
+    else:
+        console.print(f"Demo database already holds county {loaded}; serving it as it is.")
+    if not build_only:
+        _serve(host, port)
+
+
+def main() -> None:  # pragma: no cover - console entry point alias
+    app(prog_name="gridgov")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,89 @@
+"""Loading a county's files into the database: read, validate against what is stored, then store.
+
+Import is all-or-nothing: every defect is collected first, and any defect refuses the whole import, so a
+defective file changes nothing. The caller's transaction wraps the inserts, so a failure while storing
+(a constraint the checks did not foresee) also leaves the database as it was.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import shapely
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from gridgov.geo.validate import Defect, format_point
+from gridgov.grids.checks import raise_for_defects, validate_path
+from gridgov.grids.layers import LAYER_OF_LEVEL, RESOURCE_LAYERS, UNIT_LAYERS
+from gridgov.grids.models import Level, Unit
+from gridgov.grids.service import (
+    ImportSummary,
+    Progress,
+    county_boundary,
+    import_layers,
+    known_codes,
+    only_county_code,
+)
+
+
+def _stored_parents(session: Session, county_code: str) -> dict[str, dict[str, object]]:
+    """Stored geometries of the levels that can be parents of a partial dataset's features."""
+    rows = session.execute(
+        select(Unit.level, Unit.code, Unit.geom).where(
+            Unit.county_code == county_code,
+            Unit.level.in_([Level.COUNTY.value, Level.TOWN.value, Level.VILLAGE.value, Level.GRID.value]),
+        )
+    ).all()
+    stored: dict[str, dict[str, object]] = {}
+    for level, code, geom in rows:
+        stored.setdefault(LAYER_OF_LEVEL[Level(level)], {})[code] = geom
+    return stored
+
+
+def _already_stored(layers: dict, stored: dict[str, set[str]]) -> list[Defect]:
+    """A feature whose code is already in the database would be imported twice."""
+    defects = []
+    for layer in (*UNIT_LAYERS, *RESOURCE_LAYERS):
+        frame = layers.get(layer)
+        if frame is None or not stored.get(layer):
+            continue
+        clash = frame["code"].astype(str).isin(stored[layer]).to_numpy()
+        points = shapely.point_on_surface(frame.geometry.values[clash])
+        for code, point in zip(frame["code"][clash], points):
+            defects.append(
+                Defect("duplicate_code", layer, str(code), format_point(point),
+                       f"{layer} code {code} is already in the database")
+            )
+    return defects
+
+
+def check_path(
+    *, session: Session | None, path: Path, layer: str | None = None, crs: str | None = None,
+    gcj02: bool = False,
+) -> tuple[dict, list[Defect]]:
+    """Read and check a dataset, against the stored county when a session is given."""
+    county_code = only_county_code(session=session) if session is not None else None
+    if county_code is None:
+        return validate_path(path, layer=layer, crs=crs, gcj02=gcj02)
+    stored_codes = known_codes(session=session, county_code=county_code)
+    layers, defects = validate_path(
+        path,
+        layer=layer,
+        crs=crs,
+        gcj02=gcj02,
+        county_boundary=county_boundary(session=session, county_code=county_code),
+        known_codes=stored_codes,
+        known_geometries=_stored_parents(session, county_code),
+    )
+    return layers, defects + _already_stored(layers, stored_codes)
+
+
+def import_path(
+    *, session: Session, path: Path, layer: str | None = None, crs: str | None = None,
+    gcj02: bool = False, progress: Progress | None = None,
+) -> ImportSummary:
+    """Validate a dataset and store it; any defect raises InvalidDataset and stores nothing."""
+    layers, defects = check_path(session=session, path=path, layer=layer, crs=crs, gcj02=gcj02)
+    raise_for_defects(defects, path=path)
+    return import_layers(session=session, layers=layers, progress=progress)

@@ -1,0 +1,49 @@
+"""Locating points to micro-grid, grid, village and town, with one locator per county in memory."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from gridgov.geo.locate import Locator
+from gridgov.grids.models import Level, Unit
+from gridgov.grids.service import micro_grid_lineage
+
+_cache: dict[tuple[str, str], tuple[tuple, Locator]] = {}
+_lock = threading.Lock()
+
+
+def _fingerprint(session: Session, county_code: str) -> tuple:
+    """Changes whenever the micro-grid layer changes (count, total area, code range)."""
+    return tuple(
+        session.execute(
+            select(func.count(), func.sum(Unit.area_m2), func.min(Unit.code), func.max(Unit.code)).where(
+                Unit.county_code == county_code, Unit.level == Level.MICRO_GRID.value
+            )
+        ).one()
+    )
+
+
+def locator_for(*, session: Session, county_code: str) -> Locator:
+    """The county's locator, rebuilt only when its micro-grids changed since the last build."""
+    key = (str(session.get_bind().url), county_code)
+    fingerprint = _fingerprint(session, county_code)
+    cached = _cache.get(key)
+    if cached is not None and cached[0] == fingerprint:
+        return cached[1]
+    with _lock:
+        cached = _cache.get(key)
+        if cached is None or cached[0] != fingerprint:
+            locator = Locator(micro_grid_lineage(session=session, county_code=county_code))
+            _cache[key] = (fingerprint, locator)
+        return _cache[key][1]
+
+
+def locate_points(*, session: Session, county_code: str, lon, lat) -> pd.DataFrame:
+    """Codes of the units containing each point; ``inside`` is False for points outside the county."""
+    locator = locator_for(session=session, county_code=county_code)
+    return locator.locate(np.asarray(lon, dtype=float), np.asarray(lat, dtype=float))

@@ -1,0 +1,41 @@
+"""create_app(): the FastAPI application with its routers and one error handler."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from gridgov import __version__
+from gridgov.errors import GridGovError
+from gridgov.grids.router import router as grids_router
+from gridgov.ogc.router import router as ogc_router
+from gridgov.storage.db import get_engine
+
+
+def create_app(database_url: str | None = None) -> FastAPI:
+    """Build the app on the database at ``database_url`` (default: ``GRIDGOV_DATABASE_URL``)."""
+    app = FastAPI(
+        title="GridGov",
+        version=__version__,
+        description="Grid governance for river, forest and field chiefs (河长制·林长制·田长制).",
+    )
+    app.state.engine = get_engine(database_url)
+    app.include_router(grids_router)
+    app.include_router(ogc_router)
+
+    @app.exception_handler(GridGovError)
+    async def gridgov_error(_request: Request, exc: GridGovError) -> JSONResponse:
+        return JSONResponse(status_code=exc.status, content=exc.to_dict())
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        details = [
+            {"where": ".".join(str(p) for p in err["loc"]), "message": err["msg"]} for err in exc.errors()
+        ]
+        return JSONResponse(
+            status_code=422,
+            content={"code": "invalid_request", "description": "Invalid request parameters.", "details": details},
+        )
+
+    return app
