@@ -9,6 +9,7 @@ from fastapi.responses import JSONResponse
 from gridgov import __version__
 from gridgov.errors import GridGovError
 from gridgov.grids.router import router as grids_router
+from gridgov.maps.router import router as maps_router
 from gridgov.ogc.router import router as ogc_router
 from gridgov.storage.db import get_engine
 
@@ -23,6 +24,7 @@ def create_app(database_url: str | None = None) -> FastAPI:
     app.state.engine = get_engine(database_url)
     app.include_router(grids_router)
     app.include_router(ogc_router)
+    app.include_router(maps_router)
 
     @app.exception_handler(GridGovError)
     async def gridgov_error(_request: Request, exc: GridGovError) -> JSONResponse:

@@ -105,3 +105,9 @@ def test_unknown_collection_and_feature_answer_404(small_client):
 def test_a_well_formed_datetime_is_accepted(small_client):
     response = small_client.get("/ogc/collections/grids/items?datetime=2026-01-01T00:00:00Z/..")
     assert response.status_code == 200 and response.json()["numberMatched"] == 5
+
+
+def test_the_overview_page_shows_the_county(small_client):
+    page = small_client.get("/")
+    assert page.status_code == 200
+    assert "南县" in page.text and "/ogc/collections/grids/items" in page.text

@@ -1,0 +1,1 @@
+"""Pages: server-rendered views of the county (maps and dashboards grow here)."""
