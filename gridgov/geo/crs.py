@@ -43,13 +43,3 @@ def to_metric(geoms, metric_epsg: int = DEFAULT_METRIC_EPSG):
 def to_storage(geoms, metric_epsg: int = DEFAULT_METRIC_EPSG):
     """Project metric geometries back to CGCS2000 lon/lat for storage."""
     return transform(geoms, metric_epsg, STORAGE_EPSG)
-
-
-def area_m2(geoms, metric_epsg: int = DEFAULT_METRIC_EPSG) -> np.ndarray:
-    """Areas in square metres of stored (EPSG:4490) geometries."""
-    return shapely.area(to_metric(geoms, metric_epsg))
-
-
-def length_m(geoms, metric_epsg: int = DEFAULT_METRIC_EPSG) -> np.ndarray:
-    """Lengths in metres of stored (EPSG:4490) geometries."""
-    return shapely.length(to_metric(geoms, metric_epsg))

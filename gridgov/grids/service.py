@@ -291,22 +291,22 @@ def _insert_people(
     return counts
 
 
+def _frame(session: Session, query) -> gpd.GeoDataFrame:
+    """Rows of ``query`` (its last column the geometry) as a GeoDataFrame in EPSG:4490."""
+    result = session.execute(query)
+    columns = list(result.keys())
+    rows = result.all()
+    data = {name: [r[i] for r in rows] for i, name in enumerate(columns[:-1])}
+    return gpd.GeoDataFrame(data, geometry=[r[-1] for r in rows], crs=STORAGE_EPSG)
+
+
 def units_frame(*, session: Session, county_code: str, level: Level) -> gpd.GeoDataFrame:
     """One level of the hierarchy as a GeoDataFrame (EPSG:4490) ordered by code."""
-    rows = session.execute(
+    return _frame(
+        session,
         select(Unit.code, Unit.name, Unit.parent_code, Unit.area_m2, Unit.geom)
         .where(Unit.county_code == county_code, Unit.level == level.value)
-        .order_by(Unit.code)
-    ).all()
-    return gpd.GeoDataFrame(
-        {
-            "code": [r.code for r in rows],
-            "name": [r.name for r in rows],
-            "parent_code": [r.parent_code for r in rows],
-            "area_m2": [r.area_m2 for r in rows],
-        },
-        geometry=[r.geom for r in rows],
-        crs=STORAGE_EPSG,
+        .order_by(Unit.code),
     )
 
 
@@ -346,20 +346,11 @@ def level_counts(*, session: Session, county_code: str) -> dict[str, int]:
 
 def resources_frame(*, session: Session, county_code: str, resource: str) -> gpd.GeoDataFrame:
     """One resource layer as a GeoDataFrame (EPSG:4490) ordered by code."""
-    rows = session.execute(
+    return _frame(
+        session,
         select(Resource.code, Resource.name, Resource.parent_code, Resource.kind, Resource.geom)
         .where(Resource.county_code == county_code, Resource.resource == resource)
-        .order_by(Resource.code)
-    ).all()
-    return gpd.GeoDataFrame(
-        {
-            "code": [r.code for r in rows],
-            "name": [r.name for r in rows],
-            "parent_code": [r.parent_code for r in rows],
-            "kind": [r.kind for r in rows],
-        },
-        geometry=[r.geom for r in rows],
-        crs=STORAGE_EPSG,
+        .order_by(Resource.code),
     )
 
 
