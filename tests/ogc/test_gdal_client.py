@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+import os
 import socket
-import threading
+import subprocess
+import sys
 import time
+import urllib.request
 
 import pyogrio
 import pytest
-import uvicorn
 from sqlalchemy import func, select
 
 from gridgov.grids.models import Resource, Unit
-from gridgov.main import create_app
 from gridgov.ogc.service import COLLECTIONS
 from gridgov.storage.db import get_engine, transaction
 
@@ -25,19 +26,31 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="module")
 def demo_server(demo_db):
-    """The demo served by uvicorn on a loopback port for the duration of the module."""
+    """`gridgov serve` on the demo database, in its own process, on a loopback port.
+
+    A separate process, not a thread: GDAL holds the GIL while it reads, which would starve a server
+    thread in this process.
+    """
     port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(demo_db), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the test server did not start")
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}", demo_db
-    server.should_exit = True
-    thread.join(timeout=10)
+    env = {**os.environ, "GRIDGOV_DATABASE_URL": demo_db}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "gridgov.cli", "serve", "--port", str(port)],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            urllib.request.urlopen(f"{base}/ogc/", timeout=2).read()
+            break
+        except OSError:
+            if server.poll() is not None or time.monotonic() > deadline:
+                server.kill()
+                raise RuntimeError(f"gridgov serve did not start: {server.stderr.read().decode()[-2000:]}")
+            time.sleep(0.2)
+    yield base, demo_db
+    server.terminate()
+    server.wait(timeout=20)
 
 
 def _stored_count(url: str, collection) -> int:
