@@ -9,15 +9,16 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import shapely
-
 from demo_shapes import GRID_SIZE, lineal, metric_area, polygonal, reading_order, sample_points, serial_within
 from demo_units import COUNTY_SEAT, Spec
+
 from gridgov.geo.crs import to_metric, to_storage
 
 WATERWAYS = [
     # name, kind, channel width in metres, course through (u, v) in the county's bounding box
     ("藕池河东支", "river", 260, [(0.66, 0.78), (0.70, 0.58), (0.72, 0.42), (0.80, 0.28), (1.02, 0.22)]),
-    ("藕池河中支", "river", 180, [(0.28, 1.02), (0.25, 0.80), (0.24, 0.60), (0.22, 0.45), (0.20, 0.30), (0.22, 0.10), (0.20, -0.02)]),
+    ("藕池河中支", "river", 180,
+     [(0.28, 1.02), (0.25, 0.80), (0.24, 0.60), (0.22, 0.45), (0.20, 0.30), (0.22, 0.10), (0.20, -0.02)]),
     ("藕池河西支", "river", 200, [(0.17, 1.02), (0.15, 0.80), (0.12, 0.60), (0.10, 0.40), (0.08, 0.20), (0.10, -0.02)]),
     ("沱江", "river", 120, [(0.22, 0.66), (0.34, 0.66), (0.45, 0.55), (0.58, 0.50), (0.71, 0.50)]),
     ("草尾河", "river", 220, [(-0.02, 0.26), (0.15, 0.16), (0.25, 0.10), (0.35, 0.00)]),

@@ -11,12 +11,12 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 import shapely
+from demo_shapes import adjacency, allocate, kmeans, metric_area, metric_xy, partition, reading_order, serial_within
 from scipy.optimize import linear_sum_assignment
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
-from demo_shapes import adjacency, allocate, kmeans, metric_area, metric_xy, partition, reading_order, serial_within
 from gridgov.geo.crs import to_metric
 
 COUNTY_CODE = "430921"

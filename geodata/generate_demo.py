@@ -50,6 +50,7 @@ from demo_people import build_chiefs, build_officers  # noqa: E402
 from demo_resources import build_resources  # noqa: E402
 from demo_shapes import lineal, load_county, polygonal  # noqa: E402
 from demo_units import COUNTY_CODE, COUNTY_NAME, SMALL, Spec, build_units  # noqa: E402
+
 from gridgov.geo.crs import DEFAULT_METRIC_EPSG, STORAGE_EPSG, to_metric  # noqa: E402
 
 __all__ = ["SMALL", "Spec", "generate", "main", "write_gpkg"]

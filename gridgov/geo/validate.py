@@ -27,122 +27,29 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 import shapely
 
 from gridgov.geo.crs import DEFAULT_METRIC_EPSG, to_metric
-
-DEFECT_KINDS = (
-    "invalid_geometry",
-    "not_polygon",
-    "empty_geometry",
-    "duplicate_code",
-    "missing_parent",
-    "not_inside_parent",
-    "overlap",
-    "gap",
-    "outside_county",
-    "missing_crs",
-    "unknown_crs",
-    "crs_mismatch",
-    "swapped_lat_lon",
-    "coordinates_out_of_range",
-    "empty_layer",
-    "bad_code",
+from gridgov.geo.dataset import (
+    CODE_PATTERNS,
+    LEVELS,
+    LINE_LAYERS,
+    PARENT_LAYER,
+    SINGULAR,
+    SPATIAL_LAYERS,
+    Defect,
+    format_point,
+    normalise_codes,
 )
-"""Every defect kind, as it appears in ``Defect.kind``."""
-
-LEVELS = ("county", "towns", "villages", "grids", "micro_grids")
-"""The administrative hierarchy (县, 乡镇, 村, 网格, 微网格), top down."""
-
-RESOURCE_LAYERS = ("rivers", "forests", "farmland")
-SPATIAL_LAYERS = LEVELS + RESOURCE_LAYERS
-TABLE_LAYERS = ("officers", "chiefs")
-LAYER_NAMES = SPATIAL_LAYERS + TABLE_LAYERS
-LINE_LAYERS = frozenset({"rivers"})
-
-PARENT_LAYER = {
-    "towns": "county",
-    "villages": "towns",
-    "grids": "villages",
-    "micro_grids": "grids",
-    "rivers": "villages",
-    "forests": "villages",
-    "farmland": "villages",
-}
-"""The layer holding each layer's parent units."""
-
-SINGULAR = {
-    "county": "county",
-    "towns": "town",
-    "villages": "village",
-    "grids": "grid",
-    "micro_grids": "micro-grid",
-    "rivers": "river reach",
-    "forests": "forest patch",
-    "farmland": "farmland parcel",
-    "officers": "officer",
-    "chiefs": "chief",
-}
-
-CODE_PATTERNS = {
-    "county": r"\d{6}",
-    "towns": r"\d{9}",
-    "villages": r"\d{12}",
-    "grids": r"\d{14}",
-    "micro_grids": r"\d{16}",
-    "rivers": r"\d{12}R\d{3}",
-    "forests": r"\d{12}F\d{3}",
-    "farmland": r"\d{12}T\d{4}",
-    "officers": r"W\d{10}",
-    "chiefs": r"Z[HLT]\d{6}(\d{3}){0,2}",
-}
-"""The code scheme of docs/data-format.md, one full-match regular expression per layer."""
-
-CHIEF_DOMAIN_LETTER = {"river": "H", "forest": "L", "field": "T"}
-CHIEF_LEVEL_LAYER = {"county": "county", "town": "towns", "village": "villages"}
+from gridgov.geo.validate_tables import check_tables
 
 _POLYGON_TYPES = (3, 6)  # Polygon, MultiPolygon
 _LINE_TYPES = (1, 5)  # LineString, MultiLineString
 _REASON_POINT = re.compile(r"\[\s*([-+0-9.eE]+)\s+([-+0-9.eE]+)")
-
-
-@dataclass(frozen=True)
-class Defect:
-    """One problem found in a county's files.
-
-    Attributes
-    ----------
-    kind : str
-        One of ``DEFECT_KINDS``.
-    layer : str
-        The layer the problem is in (``grids``, ``officers``...).
-    code : str
-        The unit's code, ``"A/B"`` for a pair, the parent's code for a gap, ``""`` for a whole layer.
-    where : str
-        ``"lon,lat"`` (6 decimals, EPSG:4490) of the problem or of a point on the unit, or ``""``.
-    message : str
-        What is wrong, for a person to act on.
-    """
-
-    kind: str
-    layer: str
-    code: str = ""
-    where: str = ""
-    message: str = ""
-
-    def to_dict(self) -> dict[str, str]:
-        return asdict(self)
-
-
-def format_point(point) -> str:
-    """``"lon,lat"`` with 6 decimals for a shapely Point (``""`` for None or empty)."""
-    if point is None or shapely.is_empty(point):
-        return ""
-    return f"{shapely.get_x(point):.6f},{shapely.get_y(point):.6f}"
 
 
 def _where(geoms) -> list[str]:
@@ -169,12 +76,6 @@ def _size(geoms, *, lines: bool, metric_epsg: int) -> np.ndarray:
 
 def _unit(lines: bool) -> str:
     return "m" if lines else "m²"
-
-
-def normalise_codes(values) -> np.ndarray:
-    """Codes as stripped strings; ``None``/NaN become ``""``."""
-    return np.array(["" if v is None or (not isinstance(v, str) and pd.isna(v)) else str(v).strip()
-                     for v in pd.Series(values, dtype=object)], dtype=object)
 
 
 @dataclass
@@ -266,7 +167,7 @@ def validate_county(
             defects += _check_overlaps(layer, tol)
         if county is not None and name != "county":
             defects += _check_outside_county(layer, county, tol)
-    defects += _check_tables(layers, prepared, known_codes)
+    defects += check_tables(layers, prepared, known_codes)
     return defects
 
 
@@ -552,77 +453,3 @@ def _check_outside_county(layer: _Layer, county, tol) -> list[Defect]:
                    format_point(shapely.point_on_surface(outside[k])),
                    f"{size[k]:.1f} {_unit(layer.lines)} lies outside the county boundary")
             for k, i in enumerate(outside_idx) if size[k] > limit]
-
-
-def _check_tables(layers, prepared, known_codes) -> list[Defect]:
-    """Officer and chief rows: codes, the units they answer for, one officer per grid."""
-    defects = []
-
-    def unit_codes(layer_name: str) -> set[str]:
-        layer = prepared.get(layer_name)
-        own = set(layer.codes) if layer is not None else set()
-        return own | set(known_codes.get(layer_name) or ())
-
-    for name in TABLE_LAYERS:
-        frame = layers.get(name)
-        if frame is None:
-            continue
-        if len(frame) == 0:
-            defects.append(Defect("empty_layer", name, message=f"the {name} table has no rows"))
-            continue
-        n = len(frame)
-        codes = normalise_codes(frame["code"]) if "code" in frame else np.full(n, "", dtype=object)
-        pattern = re.compile(CODE_PATTERNS[name])
-        for code in codes:
-            if not code:
-                defects.append(Defect("bad_code", name, "", "", f"a row of {name} has no code"))
-            elif not pattern.fullmatch(code):
-                defects.append(Defect("bad_code", name, code, "",
-                                      f"{code!r} does not follow the {SINGULAR[name]} code scheme"))
-        if name == "officers":
-            defects += _check_officers(frame, codes, unit_codes("grids"))
-        else:
-            defects += _check_chiefs(frame, codes, unit_codes)
-    return defects
-
-
-def _column(frame, field: str) -> np.ndarray:
-    return normalise_codes(frame[field]) if field in frame else np.full(len(frame), "", dtype=object)
-
-
-def _check_officers(frame, codes, grids: set[str]) -> list[Defect]:
-    defects = []
-    grid_codes = _column(frame, "grid_code")
-    for code, grid in zip(codes, grid_codes):
-        if grid not in grids:
-            reason = (f"grid {grid!r} is neither in the grids layer nor in the database" if grid
-                      else "the row has no grid_code")
-            defects.append(Defect("missing_parent", "officers", code, "", reason))
-    counts = pd.Series(grid_codes[grid_codes != ""]).value_counts()
-    for grid, count in counts[counts > 1].items():
-        defects.append(Defect("duplicate_code", "officers", grid, "",
-                              f"grid {grid} has {count} officer rows; one person answers for a grid"))
-    return defects
-
-
-def _check_chiefs(frame, codes, unit_codes) -> list[Defect]:
-    defects = []
-    domains, levels, units = (_column(frame, f) for f in ("domain", "level", "unit_code"))
-    for code, domain, level, unit in zip(codes, domains, levels, units):
-        if domain not in CHIEF_DOMAIN_LETTER or level not in CHIEF_LEVEL_LAYER:
-            defects.append(Defect("bad_code", "chiefs", code, "",
-                                  f"domain {domain!r} / level {level!r} not one of "
-                                  "river|forest|field / county|town|village"))
-            continue
-        expected = f"Z{CHIEF_DOMAIN_LETTER[domain]}{unit}"
-        if code and code != expected:
-            defects.append(Defect("bad_code", "chiefs", code, "",
-                                  f"a {domain} chief of {unit} should have code {expected!r}"))
-        if unit not in unit_codes(CHIEF_LEVEL_LAYER[level]):
-            defects.append(Defect("missing_parent", "chiefs", code, "",
-                                  f"{level} {unit!r} is neither in the {CHIEF_LEVEL_LAYER[level]} "
-                                  "layer nor in the database"))
-    counts = pd.Series(codes[codes != ""]).value_counts()
-    for code, count in counts[counts > 1].items():
-        defects.append(Defect("duplicate_code", "chiefs", code, "", f"{code!r} appears {count} times"))
-    return defects

@@ -6,7 +6,8 @@ import json
 from collections.abc import Iterable, Mapping
 
 from gridgov.errors import InvalidDataset
-from gridgov.geo.validate import LAYER_NAMES, Defect, validate_county
+from gridgov.geo.dataset import LAYER_NAMES, Defect
+from gridgov.geo.validate import validate_county
 from gridgov.grids.files import read_county_files
 
 

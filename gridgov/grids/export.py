@@ -28,7 +28,7 @@ import pyogrio
 
 from gridgov.errors import InvalidParameter
 from gridgov.geo.crs import STORAGE_EPSG
-from gridgov.geo.validate import LAYER_NAMES, TABLE_LAYERS
+from gridgov.geo.dataset import LAYER_NAMES, TABLE_LAYERS
 
 SHAPEFILE_FIELD_NAMES = {"parent_code": "PARENT"}
 """Documented fields whose names a Shapefile cannot hold, and the alias written instead."""

@@ -35,7 +35,7 @@ import shapely
 
 from gridgov.errors import InvalidDataset
 from gridgov.geo.crs import STORAGE_EPSG
-from gridgov.geo.validate import (
+from gridgov.geo.dataset import (
     LAYER_NAMES,
     RESOURCE_LAYERS,
     TABLE_LAYERS,

@@ -13,7 +13,7 @@ import shapely
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gridgov.geo.validate import Defect, format_point
+from gridgov.geo.dataset import Defect, format_point
 from gridgov.grids.checks import raise_for_defects, validate_path
 from gridgov.grids.layers import LAYER_OF_LEVEL, RESOURCE_LAYERS, UNIT_LAYERS
 from gridgov.grids.models import Level, Unit

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from enum import StrEnum
 
-from sqlalchemy import CheckConstraint, Date, ForeignKeyConstraint, Index, String, Boolean
+from sqlalchemy import Boolean, CheckConstraint, Date, ForeignKeyConstraint, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from gridgov.storage.db import Base

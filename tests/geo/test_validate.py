@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 import shapely
 
-from gridgov.geo.validate import DEFECT_KINDS, Defect, validate_county
+from gridgov.geo.dataset import DEFECT_KINDS, Defect
+from gridgov.geo.validate import validate_county
 from tests.factories_geo import GRIDS, TOWNS, VILLAGES, lattice, lattice_rect, small_county_layers
 
 

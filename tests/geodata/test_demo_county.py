@@ -25,7 +25,8 @@ RESOURCE_LAYERS = ["rivers", "forests", "farmland"]
 PARENT = {"towns": "county", "villages": "towns", "grids": "villages", "micro_grids": "grids"}
 CODE_LENGTH = {"county": 6, "towns": 9, "villages": 12, "grids": 14, "micro_grids": 16}
 COUNTS = {"county": 1, "towns": 12, "villages": 376, "grids": 780, "micro_grids": 832}
-TOWN_NAMES = {"南洲镇", "茅草街镇", "厂窖镇", "三仙湖镇", "华阁镇", "武圣宫镇", "浪拔湖镇", "麻河口镇", "明山头镇", "青树嘴镇", "中鱼口乡", "乌嘴乡"}
+TOWN_NAMES = {"南洲镇", "茅草街镇", "厂窖镇", "三仙湖镇", "华阁镇", "武圣宫镇",
+              "浪拔湖镇", "麻河口镇", "明山头镇", "青树嘴镇", "中鱼口乡", "乌嘴乡"}
 
 
 @pytest.fixture(scope="module")
@@ -184,7 +185,9 @@ def test_officers_with_two_grids_hold_neighbours_in_one_village(layers, metric):
     pairs = officers.assign(row=grid_row).groupby("code")["row"].agg(list)
     pairs = np.array([p for p in pairs if len(p) == 2])
     grids = metric["grids"]
-    shared = shapely.length(shapely.intersection(shapely.boundary(grids[pairs[:, 0]]), shapely.boundary(grids[pairs[:, 1]])))
+    shared = shapely.length(
+        shapely.intersection(shapely.boundary(grids[pairs[:, 0]]), shapely.boundary(grids[pairs[:, 1]]))
+    )
     assert (shared > 0).all()
     village = layers["grids"]["parent_code"].to_numpy()
     assert (village[pairs[:, 0]] == village[pairs[:, 1]]).mean() > 0.95
@@ -231,4 +234,5 @@ def test_generator_is_deterministic(tmp_path):
             assert (shapely.to_wkb(a.geometry.values) == shapely.to_wkb(b.geometry.values)).all()
         else:
             pd.testing.assert_frame_equal(a, b, check_exact=True)
-    assert not shapely.equals(other["villages"].geometry.values[0], pyogrio.read_dataframe(paths[0], layer="villages").geometry.values[0])
+    first_village = pyogrio.read_dataframe(paths[0], layer="villages").geometry.values[0]
+    assert not shapely.equals(other["villages"].geometry.values[0], first_village)

@@ -13,7 +13,6 @@ import pyogrio
 import pytest
 from sqlalchemy import func, select
 
-from gridgov.grids.models import Resource, Unit
 from gridgov.ogc.service import COLLECTIONS
 from gridgov.storage.db import get_engine, transaction
 
@@ -43,10 +42,11 @@ def demo_server(demo_db):
         try:
             urllib.request.urlopen(f"{base}/ogc/", timeout=2).read()
             break
-        except OSError:
+        except OSError as error:
             if server.poll() is not None or time.monotonic() > deadline:
                 server.kill()
-                raise RuntimeError(f"gridgov serve did not start: {server.stderr.read().decode()[-2000:]}")
+                log = server.stderr.read().decode()[-2000:]
+                raise RuntimeError(f"gridgov serve did not start: {log}") from error
             time.sleep(0.2)
     yield base, demo_db
     server.terminate()

@@ -1,7 +1,6 @@
 """Alembic environment: migrates the database at GRIDGOV_DATABASE_URL or the connection handed in."""
 
 from alembic import context
-from sqlalchemy import pool
 
 from gridgov.storage.db import get_engine
 from gridgov.storage.schema import Base

@@ -1,13 +1,13 @@
 """spatial core: counties, units, resources, people, assignments
 
 Revision ID: 0001
-Revises: 
+Revises: (none)
 """
 
-from alembic import op
 import sqlalchemy as sa
-import gridgov.storage.types
+from alembic import op
 
+import gridgov.storage.types
 
 revision = '0001'
 down_revision = None
@@ -54,7 +54,9 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('county_code', 'code')
     )
     with op.batch_alter_table('units', schema=None) as batch_op:
-        batch_op.create_index('ix_units_bbox', ['county_code', 'level', 'min_x', 'max_x', 'min_y', 'max_y'], unique=False)
+        batch_op.create_index(
+            'ix_units_bbox', ['county_code', 'level', 'min_x', 'max_x', 'min_y', 'max_y'], unique=False
+        )
         batch_op.create_index('ix_units_level_code', ['county_code', 'level', 'code'], unique=False)
         batch_op.create_index('ix_units_parent', ['county_code', 'parent_code'], unique=False)
 
@@ -108,7 +110,9 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('county_code', 'code')
     )
     with op.batch_alter_table('resources', schema=None) as batch_op:
-        batch_op.create_index('ix_resources_bbox', ['county_code', 'resource', 'min_x', 'max_x', 'min_y', 'max_y'], unique=False)
+        batch_op.create_index(
+            'ix_resources_bbox', ['county_code', 'resource', 'min_x', 'max_x', 'min_y', 'max_y'], unique=False
+        )
         batch_op.create_index('ix_resources_parent', ['county_code', 'parent_code'], unique=False)
     if _postgis():
         # GiST indexes serve the heavy spatial queries; SQLite filters on the bbox columns instead.
