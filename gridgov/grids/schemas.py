@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from pydantic import BaseModel, Field
 
 MAX_BATCH_POINTS = 100_000
+
+Longitude = Annotated[float, Field(ge=-180, le=180, allow_inf_nan=False)]
+Latitude = Annotated[float, Field(ge=-90, le=90, allow_inf_nan=False)]
 
 
 class Location(BaseModel):
@@ -22,8 +27,8 @@ class Location(BaseModel):
 class LocateBatch(BaseModel):
     """Points to locate in one call, as parallel lon/lat arrays (CGCS2000 / WGS84 degrees)."""
 
-    lon: list[float] = Field(max_length=MAX_BATCH_POINTS)
-    lat: list[float] = Field(max_length=MAX_BATCH_POINTS)
+    lon: list[Longitude] = Field(max_length=MAX_BATCH_POINTS)
+    lat: list[Latitude] = Field(max_length=MAX_BATCH_POINTS)
 
 
 class LocateBatchResult(BaseModel):

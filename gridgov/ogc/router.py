@@ -18,7 +18,7 @@ from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
 from gridgov.config import get_settings
-from gridgov.errors import InvalidParameter
+from gridgov.errors import InvalidParameter, NotFound
 from gridgov.grids.router import CountyDep
 from gridgov.ogc.service import (
     COLLECTIONS,
@@ -42,6 +42,7 @@ CONFORMANCE = [
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
 ]
 ITEM_PARAMS = {"limit", "offset", "bbox", "bbox-crs", "datetime", "f"}
+MAX_OFFSET = 2**31 - 1  # both backends' integer range for OFFSET
 
 
 def _base(request: Request) -> str:
@@ -132,7 +133,7 @@ def collection(collection_id: str, request: Request, session: SessionDep, county
     return _json(_collection_body(_base(request), c, extent))
 
 
-def _int_param(request: Request, name: str, default: int, minimum: int) -> int:
+def _int_param(request: Request, name: str, default: int, minimum: int, maximum: int | None = None) -> int:
     raw = request.query_params.get(name)
     if raw is None:
         return default
@@ -142,6 +143,15 @@ def _int_param(request: Request, name: str, default: int, minimum: int) -> int:
         raise InvalidParameter(f"Parameter {name}={raw!r} is not an integer.") from None
     if value < minimum:
         raise InvalidParameter(f"Parameter {name}={value} must be at least {minimum}.")
+    if maximum is not None and value > maximum:
+        raise InvalidParameter(f"Parameter {name}={value} must be at most {maximum}.")
+    return value
+
+
+def _text_param(name: str, value: str) -> str:
+    """Codes are printable text; a control character (e.g. NUL) can match nothing and is refused."""
+    if not value.isprintable():
+        raise InvalidParameter(f"Parameter {name} contains a control character.")
     return value
 
 
@@ -197,10 +207,12 @@ def items(collection_id: str, request: Request, session: SessionDep, county_code
     _check_format(request, {"json", "geojson"})
     settings = get_settings()
     limit = min(_int_param(request, "limit", settings.ogc_default_limit, 1), settings.ogc_max_limit)
-    offset = _int_param(request, "offset", 0, 0)
+    offset = _int_param(request, "offset", 0, 0, MAX_OFFSET)
     bbox = _bbox_param(request)
     _datetime_param(request)
-    filters = {name: request.query_params[name] for name in c.queryables if name in request.query_params}
+    filters = {
+        name: _text_param(name, request.query_params[name]) for name in c.queryables if name in request.query_params
+    }
 
     page = query_features(
         session=session, county_code=county_code, collection=c, bbox=bbox, filters=filters,
@@ -238,6 +250,8 @@ def item(
     """One feature as GeoJSON."""
     _check_format(request, {"json", "geojson"})
     c = get_collection(collection_id)
+    if not feature_id.isprintable():
+        raise NotFound(f"No feature with that id in collection '{c.id}'.")
     feature = get_feature(session=session, county_code=county_code, collection=c, feature_id=feature_id)
     base = _base(request)
     links = json.dumps(

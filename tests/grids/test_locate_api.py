@@ -38,6 +38,14 @@ def test_batch_keeps_order_and_reports_outside_points(small_client):
     assert [loc["micro_grid_code"] for loc in body["locations"]] == [GRIDS[0] + "01", None, GRIDS[2] + "01"]
 
 
+@pytest.mark.parametrize("body", ['{"lon": [NaN], "lat": [29.3]}', '{"lon": [112.5], "lat": [Infinity]}',
+                                  '{"lon": [181], "lat": [29.3]}', '{"lon": ["x"], "lat": [29.3]}', '{"lon": [1]}',
+                                  "not json"])
+def test_batch_with_bad_numbers_is_refused(small_client, body):
+    response = small_client.post("/api/v1/locate", content=body, headers={"content-type": "application/json"})
+    assert response.status_code == 422, response.text
+
+
 def test_batch_with_mismatched_arrays_is_refused(small_client):
     response = small_client.post("/api/v1/locate", json={"lon": [112.5, 112.6], "lat": [29.3]})
     assert response.status_code == 400

@@ -85,7 +85,7 @@ def test_limit_above_the_maximum_is_clamped(small_client, monkeypatch):
     [
         "limit=abc", "limit=0", "limit=-5", "offset=-1", "bbox=1,2,3", "bbox=a,b,c,d", "bbox=112,29,113,28",
         "bbox=0,0,200,10", "bbox=nan,0,1,1", "bbox-crs=EPSG:4490&bbox=1,2,3,4", "datetime=yesterday",
-        "f=xml", "colour=red",
+        "f=xml", "colour=red", "offset=99999999999999999999999", "parent_code=%00",
     ],
 )
 def test_invalid_parameters_answer_400(small_client, query):
@@ -100,6 +100,7 @@ def test_unknown_collection_and_feature_answer_404(small_client):
     assert small_client.get("/ogc/collections/grids/items/nope").status_code == 404
     # A village code is not a grid.
     assert small_client.get(f"/ogc/collections/grids/items/{VILLAGES[0]}").status_code == 404
+    assert small_client.get("/ogc/collections/grids/items/%00").status_code == 404
 
 
 def test_a_well_formed_datetime_is_accepted(small_client):
