@@ -27,6 +27,9 @@ class AuditRecord(Base):
     action: Mapped[str] = mapped_column(String(32))
     object_type: Mapped[str] = mapped_column(String(32))
     object_id: Mapped[str] = mapped_column(String(128))
+    # The unit the object belongs to (a grid for an assignment, the county for a user), so that a
+    # supervisor reads only the records of their own jurisdiction.
+    unit_code: Mapped[str | None] = mapped_column(String(32))
     before: Mapped[dict | None] = mapped_column(JSON)
     after: Mapped[dict | None] = mapped_column(JSON)
 

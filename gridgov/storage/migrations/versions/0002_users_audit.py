@@ -30,6 +30,7 @@ def upgrade() -> None:
     sa.Column('action', sa.String(length=32), nullable=False),
     sa.Column('object_type', sa.String(length=32), nullable=False),
     sa.Column('object_id', sa.String(length=128), nullable=False),
+    sa.Column('unit_code', sa.String(length=32), nullable=True),
     sa.Column('before', sa.JSON(), nullable=True),
     sa.Column('after', sa.JSON(), nullable=True),
     sa.ForeignKeyConstraint(['county_code'], ['counties.county_code'], ),
