@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from contextlib import contextmanager
 from enum import StrEnum
@@ -14,12 +15,16 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 from rich.table import Table
 from sqlalchemy.exc import SQLAlchemyError
 
+from gridgov.audit.cli import audit_app
 from gridgov.config import REPO_ROOT, get_settings
 from gridgov.errors import GridGovError
+from gridgov.people.cli import users_app
 from gridgov.storage.db import get_engine, session_factory, transaction
 from gridgov.storage.migrate import upgrade
 
 app = typer.Typer(help="GridGov: grid governance for river, forest and field chiefs.", no_args_is_help=True)
+app.add_typer(users_app, name="users")
+app.add_typer(audit_app, name="audit")
 console = Console(stderr=True)
 
 DEMO_DATASET = REPO_ROOT / "geodata" / "nan_county" / "nan_county.gpkg"
@@ -192,7 +197,11 @@ def demo(
 ) -> None:
     """Build the Nan County demo database when it is absent, then serve it."""
     from gridgov.grids.service import only_county_code
+    from gridgov.people.demo import seed_demo_users
 
+    # Demo mode: a random per-process secret instead of the public placeholder, cookies over http.
+    os.environ.setdefault("GRIDGOV_DEMO", "1")
+    get_settings.cache_clear()
     engine = get_engine()
     upgrade(engine)
     with session_factory(engine)() as session:
@@ -205,6 +214,14 @@ def demo(
             _fail(error)
     else:
         console.print(f"Demo database already holds county {loaded}; serving it as it is.")
+    with transaction(engine) as session:
+        sign_ins = seed_demo_users(session=session, county_code=only_county_code(session=session))
+    table = Table(title="Demo sign-ins 演示账号 (http://%s:%d/sign-in)" % (host, port))
+    for column in ("role", "username", "password"):
+        table.add_column(column)
+    for sign_in in sign_ins:
+        table.add_row(sign_in.role, sign_in.username, sign_in.password)
+    console.print(table)
     if not build_only:
         _serve(host, port)
 

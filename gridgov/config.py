@@ -1,12 +1,20 @@
 """Settings: every knob is an environment variable named ``GRIDGOV_*``."""
 
+import secrets
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+
+PLACEHOLDER_SECRET = "change-me-placeholder-secret"
+MIN_SECRET_LENGTH = 32
+
+
+class InsecureSettings(RuntimeError):
+    """Settings that must not reach production (a placeholder or short secret outside the demo)."""
 
 
 class Settings(BaseSettings):
@@ -24,6 +32,40 @@ class Settings(BaseSettings):
     base_url: str | None = Field(
         default=None, description="Public base URL for links; taken from the request when unset."
     )
+    demo: bool = Field(default=False, description="Demo mode: placeholder secret and plain-http cookie allowed.")
+    secret_key: str = Field(
+        default=PLACEHOLDER_SECRET,
+        description=f"Signs tokens and session cookies (HS256); at least {MIN_SECRET_LENGTH} random characters.",
+    )
+    access_token_minutes: int = Field(default=30, ge=1, description="Lifetime of an API bearer token.")
+    session_minutes: int = Field(default=8 * 60, ge=1, description="Lifetime of a web session cookie.")
+    session_cookie_secure: bool = Field(
+        default=True, description="Send the session cookie over HTTPS only (the demo, on plain http, turns it off)."
+    )
+    sign_in_max_failures: int = Field(default=5, ge=1, description="Failed sign-ins in a row before a lock.")
+    sign_in_lock_minutes: int = Field(default=15, ge=1, description="How long an account stays locked.")
+
+    @model_validator(mode="after")
+    def _demo_defaults(self) -> "Settings":
+        # The demo serves http://127.0.0.1, where a Secure cookie would never come back; and a secret
+        # everyone can read in this file must not sign its tokens, so the demo draws one per process.
+        if self.demo:
+            if "session_cookie_secure" not in self.model_fields_set:
+                self.session_cookie_secure = False
+            if self.secret_key == PLACEHOLDER_SECRET:
+                self.secret_key = secrets.token_urlsafe(48)
+        return self
+
+    def check_production(self) -> None:
+        """Refuse to run outside the demo with a placeholder or short secret (tokens could be forged)."""
+        if self.demo:
+            return
+        if self.secret_key == PLACEHOLDER_SECRET or len(self.secret_key) < MIN_SECRET_LENGTH:
+            raise InsecureSettings(
+                f"GRIDGOV_SECRET_KEY is a placeholder or shorter than {MIN_SECRET_LENGTH} characters. Set it to "
+                "a random value, e.g. `python -c 'import secrets; print(secrets.token_urlsafe(48))'`, "
+                "or set GRIDGOV_DEMO=1 for the local demo."
+            )
 
 
 @lru_cache

@@ -7,28 +7,36 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from gridgov import __version__
+from gridgov.audit.router import router as audit_router
+from gridgov.config import get_settings
 from gridgov.errors import GridGovError
 from gridgov.grids.router import router as grids_router
 from gridgov.maps.router import router as maps_router
 from gridgov.ogc.router import router as ogc_router
+from gridgov.people.admin_router import router as people_admin_router
+from gridgov.people.auth_router import router as auth_router
 from gridgov.storage.db import get_engine
 
 
 def create_app(database_url: str | None = None) -> FastAPI:
     """Build the app on the database at ``database_url`` (default: ``GRIDGOV_DATABASE_URL``)."""
+    get_settings().check_production()
     app = FastAPI(
         title="GridGov",
         version=__version__,
         description="Grid governance for river, forest and field chiefs (河长制·林长制·田长制).",
     )
     app.state.engine = get_engine(database_url)
+    app.include_router(auth_router)
+    app.include_router(people_admin_router)
+    app.include_router(audit_router)
     app.include_router(grids_router)
     app.include_router(ogc_router)
     app.include_router(maps_router)
 
     @app.exception_handler(GridGovError)
     async def gridgov_error(_request: Request, exc: GridGovError) -> JSONResponse:
-        return JSONResponse(status_code=exc.status, content=exc.to_dict())
+        return JSONResponse(status_code=exc.status, content=exc.to_dict(), headers=getattr(exc, "headers", None))
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(_request: Request, exc: RequestValidationError) -> JSONResponse:

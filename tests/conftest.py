@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import os
+import secrets
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
-from gridgov.config import REPO_ROOT
+from gridgov.config import REPO_ROOT, get_settings
 from gridgov.main import create_app
 from gridgov.storage.db import get_engine, transaction
 from tests.databases import POSTGIS_URL, new_database
+
+# A real secret for the suite: the app refuses the placeholder outside the demo.
+os.environ.setdefault("GRIDGOV_SECRET_KEY", secrets.token_urlsafe(48))
+get_settings.cache_clear()
 
 DEMO_GPKG = REPO_ROOT / "geodata" / "nan_county" / "nan_county.gpkg"
 BACKENDS = ["sqlite", "postgis"]
@@ -41,6 +46,29 @@ def import_dataset(url: str, path: Path, **read_kwargs) -> None:
         import_path(session=session, path=path, **read_kwargs)
 
 
+def seed_users(url: str) -> None:
+    """The demo accounts: one per officer and chief, plus admin, supervisors and a planner."""
+    from gridgov.grids.service import only_county_code
+    from gridgov.people.demo import seed_demo_users
+
+    with transaction(get_engine(url)) as session:
+        seed_demo_users(session=session, county_code=only_county_code(session=session))
+
+
+def bearer(url: str, username: str) -> dict[str, str]:
+    """An Authorization header for ``username`` of the database at ``url``."""
+    from sqlalchemy import select
+
+    from gridgov.people.auth import issue_token
+    from gridgov.people.models import User
+    from gridgov.people.security import TokenKind
+
+    with transaction(get_engine(url)) as session:
+        user = session.scalars(select(User).where(User.username == username)).one()
+        token, _ = issue_token(user=user, kind=TokenKind.ACCESS)
+    return {"Authorization": f"Bearer {token}"}
+
+
 @pytest.fixture(scope="session")
 def small_county_gpkg(tmp_path_factory) -> Path:
     """The hand-built small county of tests/factories_geo.py as a GeoPackage."""
@@ -56,6 +84,7 @@ def small_county_db(backend, small_county_gpkg, tmp_path_factory) -> str:
     """URL of a database holding the small hand-built county (committed; tests must not change it)."""
     url = new_database(backend, tmp_path_factory.mktemp("smalldb"), "small")
     import_dataset(url, small_county_gpkg)
+    seed_users(url)
     return url
 
 
@@ -64,16 +93,12 @@ def demo_db(backend, tmp_path_factory) -> str:
     """URL of a database holding the whole Nan County demo (committed; tests must not change it)."""
     url = new_database(backend, tmp_path_factory.mktemp("demodb"), "demo")
     import_dataset(url, DEMO_GPKG)
+    seed_users(url)
     return url
 
 
 @pytest.fixture
 def small_client(small_county_db) -> TestClient:
-    with TestClient(create_app(small_county_db)) as client:
-        yield client
-
-
-@pytest.fixture(scope="session")
-def demo_client(demo_db) -> TestClient:
-    with TestClient(create_app(demo_db)) as client:
+    """A client signed in as the county-wide admin of the small county."""
+    with TestClient(create_app(small_county_db), headers=bearer(small_county_db, "admin")) as client:
         yield client

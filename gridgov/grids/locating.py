@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from gridgov.geo.locate import Locator
 from gridgov.grids.models import Level, Unit
+from gridgov.grids.scope import Jurisdiction
 from gridgov.grids.service import micro_grid_lineage
 
 _cache: dict[tuple[str, str], tuple[tuple, Locator]] = {}
@@ -43,7 +44,19 @@ def locator_for(*, session: Session, county_code: str) -> Locator:
         return _cache[key][1]
 
 
-def locate_points(*, session: Session, county_code: str, lon, lat) -> pd.DataFrame:
-    """Codes of the units containing each point; ``inside`` is False for points outside the county."""
-    locator = locator_for(session=session, county_code=county_code)
-    return locator.locate(np.asarray(lon, dtype=float), np.asarray(lat, dtype=float))
+CODE_COLUMNS = ["micro_grid_code", "grid_code", "village_code", "town_code"]
+
+
+def locate_points(*, session: Session, jurisdiction: Jurisdiction, lon, lat) -> pd.DataFrame:
+    """Codes of the units containing each point; ``inside`` is False outside the caller's area.
+
+    A point in the county but outside the caller's jurisdiction is answered exactly like a point
+    outside the county, so locating cannot be used to learn the codes of other people's grids.
+    """
+    locator = locator_for(session=session, county_code=jurisdiction.county_code)
+    frame = locator.locate(np.asarray(lon, dtype=float), np.asarray(lat, dtype=float))
+    if not jurisdiction.county_wide:
+        hidden = ~frame["micro_grid_code"].isin(jurisdiction.units).to_numpy()
+        frame.loc[hidden, CODE_COLUMNS] = None
+        frame.loc[hidden, "inside"] = False
+    return frame

@@ -4,29 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
-from sqlalchemy.orm import Session
+from fastapi import APIRouter, Query
 
-from gridgov.config import get_settings
 from gridgov.errors import InvalidParameter, OutsideCounty
 from gridgov.grids.locating import locate_points
 from gridgov.grids.schemas import LocateBatch, LocateBatchResult, Location
-from gridgov.grids.service import get_county, only_county_code
-from gridgov.storage.session import get_session
+from gridgov.people.auth import PrincipalDep
+from gridgov.storage.session import SessionDep
 
 router = APIRouter(prefix="/api/v1", tags=["grids"])
-
-SessionDep = Annotated[Session, Depends(get_session)]
-
-
-def current_county(session: SessionDep) -> str:
-    """The county a request works in: the only one loaded, else the configured default."""
-    county_code = only_county_code(session=session) or get_settings().county_code
-    get_county(session=session, county_code=county_code)
-    return county_code
-
-
-CountyDep = Annotated[str, Depends(current_county)]
 
 
 def _code(value) -> str | None:
@@ -49,24 +35,24 @@ def _locations(frame, lon, lat) -> list[Location]:
 @router.get("/locate", response_model=Location)
 def locate(
     session: SessionDep,
-    county_code: CountyDep,
+    principal: PrincipalDep,
     lon: Annotated[float, Query(ge=-180, le=180, description="Longitude, CGCS2000 degrees")],
     lat: Annotated[float, Query(ge=-90, le=90, description="Latitude, CGCS2000 degrees")],
 ) -> Location:
     """The micro-grid, grid, village and town containing one point."""
-    frame = locate_points(session=session, county_code=county_code, lon=[lon], lat=[lat])
+    frame = locate_points(session=session, jurisdiction=principal.jurisdiction, lon=[lon], lat=[lat])
     location = _locations(frame, [lon], [lat])[0]
     if not location.inside:
-        raise OutsideCounty(f"Point ({lon}, {lat}) lies outside county {county_code}.")
+        raise OutsideCounty(f"Point ({lon}, {lat}) lies outside the area you answer for.")
     return location
 
 
 @router.post("/locate", response_model=LocateBatchResult)
-def locate_batch(session: SessionDep, county_code: CountyDep, batch: LocateBatch) -> LocateBatchResult:
-    """Locate many points in one call; points outside the county come back with ``inside: false``."""
+def locate_batch(session: SessionDep, principal: PrincipalDep, batch: LocateBatch) -> LocateBatchResult:
+    """Locate many points in one call; points outside your area come back with ``inside: false``."""
     if len(batch.lon) != len(batch.lat):
         raise InvalidParameter(f"lon has {len(batch.lon)} values but lat has {len(batch.lat)}.")
-    frame = locate_points(session=session, county_code=county_code, lon=batch.lon, lat=batch.lat)
+    frame = locate_points(session=session, jurisdiction=principal.jurisdiction, lon=batch.lon, lat=batch.lat)
     locations = _locations(frame, batch.lon, batch.lat)
     return LocateBatchResult(
         count=len(locations), outside=sum(not loc.inside for loc in locations), locations=locations

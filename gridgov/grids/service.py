@@ -16,7 +16,8 @@ from sqlalchemy.orm import Session
 from gridgov.errors import Conflict, InvalidDataset, NotFound
 from gridgov.geo.crs import DEFAULT_METRIC_EPSG, STORAGE_EPSG, to_metric
 from gridgov.grids.layers import LAYER_OF_LEVEL, RESOURCE_LAYERS, UNIT_LAYERS
-from gridgov.grids.models import County, Level, Resource, Unit
+from gridgov.grids.models import County, Level, Resource, ResourceKind, Unit
+from gridgov.grids.scope import Jurisdiction
 from gridgov.people.models import ChiefAssignment, OfficerAssignment, Person
 
 Progress = Callable[[str, int], None]
@@ -327,20 +328,17 @@ def micro_grid_lineage(*, session: Session, county_code: str) -> gpd.GeoDataFram
     return micro[["code", "name", "grid_code", "village_code", "town_code", "geometry"]]
 
 
-def level_counts(*, session: Session, county_code: str) -> dict[str, int]:
-    """Number of stored units per level and of resources per kind (for summaries and the CLI)."""
-    counts = dict(
-        session.execute(
-            select(Unit.level, func.count()).where(Unit.county_code == county_code).group_by(Unit.level)
-        ).all()
-    )
-    counts.update(
-        session.execute(
-            select(Resource.resource, func.count())
-            .where(Resource.county_code == county_code)
-            .group_by(Resource.resource)
-        ).all()
-    )
+def level_counts(*, session: Session, jurisdiction: Jurisdiction) -> dict[str, int]:
+    """Units per level and resources per kind that a jurisdiction sees (summaries, CLI, pages)."""
+    unit_where = [Unit.county_code == jurisdiction.county_code]
+    if not jurisdiction.county_wide:
+        unit_where.append(Unit.code.in_(sorted(jurisdiction.units)))
+    counts = dict(session.execute(select(Unit.level, func.count()).where(*unit_where).group_by(Unit.level)).all())
+    for kind in ResourceKind:
+        where = [Resource.county_code == jurisdiction.county_code, Resource.resource == kind.value]
+        if not jurisdiction.county_wide:
+            where.append(Resource.parent_code.in_(sorted(jurisdiction.resource_villages.get(kind.value, ()))))
+        counts[kind.value] = session.scalar(select(func.count()).select_from(Resource).where(*where))
     return counts
 
 

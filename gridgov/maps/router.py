@@ -1,55 +1,77 @@
-"""Page routes. For now the county overview; the supervisor map and dashboards come later."""
+"""Page routes. For now the overview of the signed-in user's area; maps and dashboards come later."""
 
 from __future__ import annotations
 
-from typing import Annotated
-
 import shapely
-from fastapi import APIRouter, Depends, Request
-from fastapi.responses import HTMLResponse
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from gridgov.config import REPO_ROOT
-from gridgov.grids.router import CountyDep
-from gridgov.grids.service import county_boundary, get_county, level_counts
+from gridgov.grids.models import Unit
+from gridgov.grids.scope import Jurisdiction
+from gridgov.grids.service import get_county, level_counts
 from gridgov.ogc.service import COLLECTIONS
+from gridgov.people.auth import Unauthorized, current_user, resolve_principal
 from gridgov.people.models import ChiefAssignment, OfficerAssignment
-from gridgov.storage.session import get_session
+from gridgov.people.principal import Principal
+from gridgov.storage.session import SessionDep
 
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=REPO_ROOT / "web" / "templates")
 
-SessionDep = Annotated[Session, Depends(get_session)]
+
+def page_principal(request: Request, session: Session) -> Principal | None:
+    """The signed-in user of a page (session cookie), or None so the page can send them to sign in."""
+    try:
+        user = current_user(request, session, bearer=None)
+    except Unauthorized:
+        return None
+    return resolve_principal(session=session, user=user)
 
 
-def _distinct_people(session: Session, county_code: str, column, table) -> int:
-    return session.scalar(
-        select(func.count(func.distinct(column))).where(table.county_code == county_code, table.valid_to.is_(None))
-    )
+def _people(session: Session, scope: Jurisdiction, column, table, unit_column) -> int:
+    """Distinct people currently answering for units the jurisdiction sees."""
+    where = [table.county_code == scope.county_code, table.valid_to.is_(None)]
+    if not scope.county_wide:
+        where.append(unit_column.in_(sorted(scope.units)))
+    return session.scalar(select(func.count(func.distinct(column))).where(*where))
 
 
 @router.get("/", response_class=HTMLResponse)
-def home(request: Request, session: SessionDep, county_code: CountyDep) -> HTMLResponse:
-    """The county overview: counts per level, people, and links to the data services."""
-    county = get_county(session=session, county_code=county_code)
-    counts = level_counts(session=session, county_code=county_code)
+def home(request: Request, session: SessionDep) -> Response:
+    """The overview of the user's area: counts per level, people, and links to the data services."""
+    principal = page_principal(request, session)
+    if principal is None:
+        return RedirectResponse("/sign-in", status_code=303)
+    scope = principal.jurisdiction
+    county = get_county(session=session, county_code=scope.county_code)
+    counts = level_counts(session=session, jurisdiction=scope)
+    officers = _people(session, scope, OfficerAssignment.officer_code, OfficerAssignment, OfficerAssignment.grid_code)
+    chiefs = _people(session, scope, ChiefAssignment.chief_code, ChiefAssignment, ChiefAssignment.unit_code)
     cards = [
         ("towns 乡镇", counts.get("town", 0)),
         ("villages 村", counts.get("village", 0)),
         ("grids 网格", counts.get("grid", 0)),
         ("micro-grids 微网格", counts.get("micro_grid", 0)),
-        ("grid officers 网格员", _distinct_people(session, county_code, OfficerAssignment.officer_code,
-                                                  OfficerAssignment)),
-        ("chiefs 河长·林长·田长", _distinct_people(session, county_code, ChiefAssignment.chief_code, ChiefAssignment)),
+        ("grid officers 网格员", officers),
+        ("chiefs 河长·林长·田长", chiefs),
         ("river reaches 河段", counts.get("river", 0)),
         ("forest patches 林地", counts.get("forest", 0)),
         ("farmland parcels 耕地", counts.get("farmland", 0)),
     ]
-    sample = shapely.point_on_surface(county_boundary(session=session, county_code=county_code))
+    where = [Unit.county_code == scope.county_code, Unit.level == "micro_grid"]
+    if not scope.county_wide:
+        where.append(Unit.code.in_(sorted(scope.units)))
+    sample_area = session.scalar(select(Unit.geom).where(*where).order_by(Unit.code).limit(1))
+    sample = shapely.point_on_surface(sample_area) if sample_area is not None else None
     return templates.TemplateResponse(
         request,
         "home.html",
-        {"county": county, "cards": cards, "collections": COLLECTIONS.values(), "sample": (sample.x, sample.y)},
+        {
+            "county": county, "cards": cards, "collections": COLLECTIONS.values(), "principal": principal,
+            "sample": (sample.x, sample.y) if sample is not None else None,
+        },
     )

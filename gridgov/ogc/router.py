@@ -10,16 +10,14 @@ from __future__ import annotations
 import json
 import math
 from datetime import datetime, timezone
-from typing import Annotated
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import Response
-from sqlalchemy.orm import Session
+from gridgov.people.auth import PrincipalDep
 
 from gridgov.config import get_settings
 from gridgov.errors import InvalidParameter, NotFound
-from gridgov.grids.router import CountyDep
 from gridgov.ogc.service import (
     COLLECTIONS,
     Collection,
@@ -28,11 +26,9 @@ from gridgov.ogc.service import (
     get_feature,
     query_features,
 )
-from gridgov.storage.session import get_session
+from gridgov.storage.session import SessionDep
 
 router = APIRouter(prefix="/ogc", tags=["OGC API - Features"])
-
-SessionDep = Annotated[Session, Depends(get_session)]
 
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 GEOJSON = "application/geo+json"
@@ -109,15 +105,16 @@ def _collection_body(base: str, collection: Collection, extent: list[float] | No
 
 
 @router.get("/collections", summary="Feature collections")
-def collections(request: Request, session: SessionDep, county_code: CountyDep) -> Response:
+def collections(request: Request, session: SessionDep, principal: PrincipalDep) -> Response:
     """All collections, each with its spatial extent."""
     _check_format(request)
     base = _base(request)
+    scope = principal.jurisdiction
     return _json(
         {
             "links": [{"href": f"{base}/ogc/collections", "rel": "self", "type": "application/json"}],
             "collections": [
-                _collection_body(base, c, collection_extent(session=session, county_code=county_code, collection=c))
+                _collection_body(base, c, collection_extent(session=session, jurisdiction=scope, collection=c))
                 for c in COLLECTIONS.values()
             ],
         }
@@ -125,11 +122,11 @@ def collections(request: Request, session: SessionDep, county_code: CountyDep) -
 
 
 @router.get("/collections/{collection_id}", summary="One feature collection")
-def collection(collection_id: str, request: Request, session: SessionDep, county_code: CountyDep) -> Response:
+def collection(collection_id: str, request: Request, session: SessionDep, principal: PrincipalDep) -> Response:
     """Description of one collection."""
     _check_format(request)
     c = get_collection(collection_id)
-    extent = collection_extent(session=session, county_code=county_code, collection=c)
+    extent = collection_extent(session=session, jurisdiction=principal.jurisdiction, collection=c)
     return _json(_collection_body(_base(request), c, extent))
 
 
@@ -195,7 +192,7 @@ def _datetime_param(request: Request) -> None:
 
 
 @router.get("/collections/{collection_id}/items", summary="Features of a collection")
-def items(collection_id: str, request: Request, session: SessionDep, county_code: CountyDep) -> Response:
+def items(collection_id: str, request: Request, session: SessionDep, principal: PrincipalDep) -> Response:
     """Features as a GeoJSON FeatureCollection, with ``next``/``prev`` links for paging."""
     c = get_collection(collection_id)
     unknown = set(request.query_params) - ITEM_PARAMS - set(c.queryables)
@@ -215,7 +212,7 @@ def items(collection_id: str, request: Request, session: SessionDep, county_code
     }
 
     page = query_features(
-        session=session, county_code=county_code, collection=c, bbox=bbox, filters=filters,
+        session=session, jurisdiction=principal.jurisdiction, collection=c, bbox=bbox, filters=filters,
         limit=limit, offset=offset,
     )
     base = _base(request)
@@ -245,14 +242,14 @@ def items(collection_id: str, request: Request, session: SessionDep, county_code
 
 @router.get("/collections/{collection_id}/items/{feature_id}", summary="One feature")
 def item(
-    collection_id: str, feature_id: str, request: Request, session: SessionDep, county_code: CountyDep
+    collection_id: str, feature_id: str, request: Request, session: SessionDep, principal: PrincipalDep
 ) -> Response:
     """One feature as GeoJSON."""
     _check_format(request, {"json", "geojson"})
     c = get_collection(collection_id)
     if not feature_id.isprintable():
         raise NotFound(f"No feature with that id in collection '{c.id}'.")
-    feature = get_feature(session=session, county_code=county_code, collection=c, feature_id=feature_id)
+    feature = get_feature(session=session, jurisdiction=principal.jurisdiction, collection=c, feature_id=feature_id)
     base = _base(request)
     links = json.dumps(
         [

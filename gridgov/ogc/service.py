@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from gridgov.errors import NotFound
 from gridgov.geo.crs import STORAGE_EPSG
 from gridgov.grids.models import Level, Resource, ResourceKind, Unit
+from gridgov.grids.scope import Jurisdiction
 from gridgov.storage.db import is_postgis
 
 
@@ -74,12 +75,24 @@ class FeaturePage:
     number_matched: int
 
 
-def collection_extent(*, session: Session, county_code: str, collection: Collection) -> list[float] | None:
-    """The bounding box [minx, miny, maxx, maxy] of a collection, or None when it is empty."""
+def _in_scope(collection: Collection, jurisdiction: Jurisdiction) -> list:
+    """The conditions that keep a collection's rows inside a jurisdiction: the one place OGC scopes."""
+    m = collection.model
+    where = [m.county_code == jurisdiction.county_code, collection.kind_column == collection.value]
+    if jurisdiction.county_wide:
+        return where
+    if m is Unit:
+        return [*where, m.code.in_(sorted(jurisdiction.units))]
+    villages = jurisdiction.resource_villages.get(collection.value, frozenset())
+    return [*where, m.parent_code.in_(sorted(villages))]
+
+
+def collection_extent(*, session: Session, jurisdiction: Jurisdiction, collection: Collection) -> list[float] | None:
+    """The bounding box [minx, miny, maxx, maxy] of what the caller sees of a collection, or None."""
     m = collection.model
     row = session.execute(
         select(func.min(m.min_x), func.min(m.min_y), func.max(m.max_x), func.max(m.max_y)).where(
-            m.county_code == county_code, collection.kind_column == collection.value
+            *_in_scope(collection, jurisdiction)
         )
     ).one()
     return None if row[0] is None else [float(v) for v in row]
@@ -112,16 +125,16 @@ def _feature_json(collection: Collection, row, geometry_json: str) -> str:
 def query_features(
     *,
     session: Session,
-    county_code: str,
+    jurisdiction: Jurisdiction,
     collection: Collection,
     bbox: tuple[float, float, float, float] | None,
     filters: dict[str, str],
     limit: int,
     offset: int,
 ) -> FeaturePage:
-    """A page of features of one collection, filtered by bbox and property equality."""
+    """A page of the features of one collection the caller may see, filtered by bbox and properties."""
     m = collection.model
-    where = [m.county_code == county_code, collection.kind_column == collection.value]
+    where = _in_scope(collection, jurisdiction)
     where += [getattr(m, name) == value for name, value in filters.items()]
     if bbox is not None:
         x0, y0, x1, y1 = bbox
@@ -151,13 +164,11 @@ def query_features(
     )
 
 
-def get_feature(*, session: Session, county_code: str, collection: Collection, feature_id: str) -> str:
-    """One feature as GeoJSON text, or NotFound."""
+def get_feature(*, session: Session, jurisdiction: Jurisdiction, collection: Collection, feature_id: str) -> str:
+    """One feature as GeoJSON text; NotFound also when it lies outside the caller's jurisdiction."""
     m = collection.model
     row = session.execute(
-        select(*_columns(collection), m.geom).where(
-            m.county_code == county_code, collection.kind_column == collection.value, m.code == feature_id
-        )
+        select(*_columns(collection), m.geom).where(*_in_scope(collection, jurisdiction), m.code == feature_id)
     ).one_or_none()
     if row is None:
         raise NotFound(f"No feature '{feature_id}' in collection '{collection.id}'.")

@@ -13,35 +13,19 @@ enforced in one place. Rules:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from gridgov.grids.models import ResourceKind
+from gridgov.grids.scope import Jurisdiction
 from gridgov.people.models import ChiefDomain, Role
+
+__all__ = ["DOMAIN_RESOURCE", "Jurisdiction", "Principal"]
 
 DOMAIN_RESOURCE: dict[ChiefDomain, ResourceKind] = {
     ChiefDomain.RIVER: ResourceKind.RIVER,
     ChiefDomain.FOREST: ResourceKind.FOREST,
     ChiefDomain.FIELD: ResourceKind.FARMLAND,
 }
-
-
-@dataclass(frozen=True)
-class Jurisdiction:
-    """The units a principal may see, and per resource kind the villages whose resources they may see.
-
-    ``county_wide`` short-cuts both sets for county-level roles (no ``IN`` list needed).
-    """
-
-    county_code: str
-    county_wide: bool = False
-    units: frozenset[str] = frozenset()
-    resource_villages: dict[str, frozenset[str]] = field(default_factory=dict)
-
-    def sees_unit(self, code: str) -> bool:
-        return self.county_wide or code in self.units
-
-    def sees_resource(self, kind: str, village_code: str) -> bool:
-        return self.county_wide or village_code in self.resource_villages.get(kind, frozenset())
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from sqlalchemy import func, select, text
 from gridgov.geo.crs import to_metric
 from gridgov.grids.locating import locate_points
 from gridgov.grids.models import Level
+from gridgov.grids.scope import Jurisdiction
 from gridgov.grids.service import county_boundary, level_counts, units_frame
 from gridgov.people.models import ChiefAssignment, OfficerAssignment
 from gridgov.storage.db import get_engine, is_postgis, transaction
@@ -24,7 +25,7 @@ def demo(demo_db):
 
 
 def test_counts(demo):
-    counts = level_counts(session=demo, county_code=COUNTY)
+    counts = level_counts(session=demo, jurisdiction=Jurisdiction(COUNTY, county_wide=True))
     assert (counts["town"], counts["village"], counts["grid"], counts["micro_grid"]) == (12, 376, 780, 832)
     officers = demo.scalar(select(func.count(func.distinct(OfficerAssignment.officer_code))))
     chiefs = demo.scalar(select(func.count(func.distinct(ChiefAssignment.chief_code))))
@@ -86,7 +87,7 @@ def test_located_points_agree_with_the_database(demo):
     boundary = county_boundary(session=demo, county_code=COUNTY)
     x0, y0, x1, y1 = boundary.bounds
     lon, lat = rng.uniform(x0, x1, 2000), rng.uniform(y0, y1, 2000)
-    located = locate_points(session=demo, county_code=COUNTY, lon=lon, lat=lat)
+    located = locate_points(session=demo, jurisdiction=Jurisdiction(COUNTY, county_wide=True), lon=lon, lat=lat)
     inside = shapely.contains_xy(boundary, lon, lat)
     assert (located["inside"].to_numpy() == inside).all()
     micro = units_frame(session=demo, county_code=COUNTY, level=Level.MICRO_GRID).set_index("code")

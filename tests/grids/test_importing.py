@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from gridgov.errors import InvalidDataset
 from gridgov.grids.importing import import_path
 from gridgov.grids.models import Level, Resource, Unit
+from gridgov.grids.scope import Jurisdiction
 from gridgov.grids.service import dataset_layers, level_counts, units_frame
 from gridgov.people.models import ChiefAssignment, OfficerAssignment, Person
 from gridgov.storage.db import get_engine, transaction
@@ -26,7 +27,7 @@ def _row_counts(url: str) -> dict[str, int]:
 
 def test_small_county_is_stored_whole(small_county_db):
     with transaction(get_engine(small_county_db)) as session:
-        counts = level_counts(session=session, county_code="430921")
+        counts = level_counts(session=session, jurisdiction=Jurisdiction("430921", county_wide=True))
         grids = units_frame(session=session, county_code="430921", level=Level.GRID)
     assert counts == {"county": 1, "town": 2, "village": 3, "grid": 5, "micro_grid": 7, "river": 1,
                       "forest": 1, "farmland": 1}

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import pytest
 import shapely
+from fastapi.testclient import TestClient
 
 from gridgov.config import get_settings
+from gridgov.main import create_app
+from gridgov.people.demo import DEMO_PASSWORD
 from tests.factories_geo import GRIDS, VILLAGES, lattice
 
 
@@ -108,7 +111,14 @@ def test_a_well_formed_datetime_is_accepted(small_client):
     assert response.status_code == 200 and response.json()["numberMatched"] == 5
 
 
-def test_the_overview_page_shows_the_county(small_client):
-    page = small_client.get("/")
+def test_the_overview_page_needs_a_signed_in_user(small_county_db):
+    # https: the session cookie is Secure outside the demo.
+    with TestClient(create_app(small_county_db), base_url="https://testserver") as client:
+        page = client.get("/", follow_redirects=False)
+        assert page.status_code == 303 and page.headers["location"] == "/sign-in"
+        signed_in = client.post("/sign-in", data={"username": "admin", "password": DEMO_PASSWORD},
+                                follow_redirects=False)
+        assert signed_in.status_code == 303
+        page = client.get("/")
     assert page.status_code == 200
     assert "南县" in page.text and "/ogc/collections/grids/items" in page.text

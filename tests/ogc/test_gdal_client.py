@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 
 from gridgov.ogc.service import COLLECTIONS
 from gridgov.storage.db import get_engine, transaction
+from tests.conftest import bearer
 
 
 def _free_port() -> int:
@@ -48,7 +49,11 @@ def demo_server(demo_db):
                 log = server.stderr.read().decode()[-2000:]
                 raise RuntimeError(f"gridgov serve did not start: {log}") from error
             time.sleep(0.2)
+    # GDAL sends the bearer token with every request it makes (the OAPIF driver ignores GDAL_HTTP_HEADERS).
+    token = bearer(demo_db, "admin")["Authorization"].removeprefix("Bearer ")
+    pyogrio.set_gdal_config_options({"GDAL_HTTP_AUTH": "BEARER", "GDAL_HTTP_BEARER": token})
     yield base, demo_db
+    pyogrio.set_gdal_config_options({"GDAL_HTTP_AUTH": None, "GDAL_HTTP_BEARER": None})
     server.terminate()
     server.wait(timeout=20)
 
