@@ -1,0 +1,430 @@
+"""Every route × every role × own / other jurisdiction: nothing leaks, nothing forbidden is applied.
+
+The routes come from the app's own route table: a route without a rule below fails
+``test_every_route_has_a_rule``, so a new endpoint cannot ship unchecked. Each rule is a probe that,
+for one actor, requests an object inside the actor's jurisdiction and one outside it and asserts the
+answers (200 / 403 / 404) and, for writes, that a refused change left the database as it was.
+
+The small county: town 430921100 holds villages 430921100201 (grid G0) and 430921100202 (grids G1,
+G2); town 430921101 holds village 430921101201 (grids G3, G4). "Other" objects lie in town 101.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+
+from gridgov.audit.models import AuditRecord
+from gridgov.main import create_app
+from gridgov.people.models import OfficerAssignment, Role, RoleGrant, User
+from gridgov.storage.db import get_engine, transaction
+from tests.conftest import bearer, import_dataset, seed_users
+from tests.databases import new_database
+from tests.factories_geo import GRIDS, TOWNS, VILLAGES, lattice
+
+OWN_TOWN, OTHER_TOWN = TOWNS
+OTHER_GRID, OTHER_VILLAGE = GRIDS[3], VILLAGES[2]
+TODAY = date.today().isoformat()
+
+
+@dataclass(frozen=True)
+class Actor:
+    """A signed-in role (or nobody) with a grid, village and point inside its jurisdiction."""
+
+    name: str
+    username: str | None
+    roles: frozenset[str]
+    county_wide: bool
+    own_grid: str = GRIDS[0]
+    own_village: str | None = VILLAGES[0]  # None: the actor sees no village (an officer sees grids only)
+
+    @property
+    def own_point(self) -> tuple[float, float]:
+        i = GRIDS.index(self.own_grid)
+        return {0: lattice(0.5, 0.5), 1: lattice(0.5, 2.5), 2: lattice(0.5, 3.5)}[i]
+
+
+ACTORS = [
+    Actor("anonymous", None, frozenset(), False),
+    Actor("officer", "w4309210001", frozenset({"officer"}), False, own_village=None),
+    Actor("village field chief", "zt430921100202", frozenset({"chief"}), False, GRIDS[1], VILLAGES[1]),
+    Actor("town forest chief", "zl430921100", frozenset({"chief"}), False),
+    Actor("county river chief", "zh430921", frozenset({"chief"}), True),
+    Actor("town supervisor", "town.supervisor", frozenset({"supervisor"}), False),
+    Actor("town planner", "town.planner", frozenset({"planner"}), False),
+    Actor("town admin", "town.admin", frozenset({"admin"}), False),
+    Actor("supervisor", "supervisor", frozenset({"supervisor"}), True),
+    Actor("planner", "planner", frozenset({"planner"}), True),
+    Actor("admin", "admin", frozenset({"admin"}), True),
+]
+
+
+@pytest.fixture(scope="module")
+def county(backend, small_county_gpkg, tmp_path_factory) -> str:
+    """A county of its own for this module, with town-level planner and admin accounts added."""
+    url = new_database(backend, tmp_path_factory.mktemp("matrix"), "matrix")
+    import_dataset(url, small_county_gpkg)
+    seed_users(url)
+    with transaction(get_engine(url)) as session:
+        template = session.scalars(select(User).where(User.username == "admin")).one()
+        for username, role in (("town.planner", "planner"), ("town.admin", "admin")):
+            session.add(User(county_code=template.county_code, username=username, display_name=username,
+                             person_code=None, password_hash=template.password_hash, disabled=False,
+                             token_version=0, failed_sign_ins=0, created_at=template.created_at))
+            session.flush()
+            session.add(RoleGrant(county_code=template.county_code, username=username, role=role,
+                                  unit_code=OWN_TOWN))
+    return url
+
+
+@pytest.fixture(scope="module")
+def clients(county) -> dict[str, TestClient]:
+    app = create_app(county)
+    made = {}
+    for actor in ACTORS:
+        headers = bearer(county, actor.username) if actor.username else {}
+        made[actor.name] = TestClient(app, headers=headers, base_url="https://testserver")
+    return made
+
+
+def _officer_of(url: str, grid: str) -> str:
+    with transaction(get_engine(url)) as session:
+        return session.scalar(
+            select(OfficerAssignment.officer_code).where(
+                OfficerAssignment.grid_code == grid, OfficerAssignment.valid_to.is_(None)
+            )
+        )
+
+
+def _count(url: str, model) -> int:
+    with transaction(get_engine(url)) as session:
+        return session.scalar(select(func.count()).select_from(model))
+
+
+Probe = Callable[[TestClient, Actor, str], None]
+
+
+def signed_in_only(probe: Probe) -> Probe:
+    """Anonymous callers get 401 (pages: a redirect to sign in); everyone else runs the probe."""
+
+    def run(client: TestClient, actor: Actor, url: str) -> None:
+        if actor.username is None:
+            response = probe_request(client)
+            assert response.status_code == 401, response.text
+            return
+        probe(client, actor, url)
+
+    return run
+
+
+def public(method: str, path: str, ok: tuple[int, ...] = (200,), **kwargs) -> Probe:
+    def run(client, actor, url):
+        assert client.request(method, path, follow_redirects=False, **kwargs).status_code in ok
+
+    return run
+
+
+def probe_request(client: TestClient):
+    return client.get("/api/v1/me")
+
+
+def status_for(actor: Actor, allowed_roles: set[str], *, own: bool) -> int:
+    """What a scoped endpoint must answer: 403 without the role, 404 outside the jurisdiction."""
+    if actor.username is None:
+        return 401
+    if not actor.roles & allowed_roles:
+        return 403
+    return 200 if own or actor.county_wide else 404
+
+
+ALL_SIGNED_IN = {"officer", "chief", "supervisor", "planner", "admin"}
+
+
+def scoped_get(path_of: Callable[[str], str], own_of: Callable[[Actor], str], other: str,
+               roles: set[str] = ALL_SIGNED_IN) -> Probe:
+    """GET an object inside and outside the actor's jurisdiction."""
+
+    def run(client, actor, url):
+        if own_of(actor) is not None:
+            own = client.get(path_of(own_of(actor)))
+            assert own.status_code == status_for(actor, roles, own=True), own.text
+        theirs = client.get(path_of(other))
+        assert theirs.status_code == status_for(actor, roles, own=False), theirs.text
+
+    return run
+
+
+# Who sees each resource layer's one feature: the river reach lies in the other town; the forest patch in
+# village 430921100201 and the farmland parcel in 430921100202, both in the own town. Chiefs see only
+# their own domain's layer.
+SEES = {
+    "rivers": {"county river chief", "supervisor", "planner", "admin"},
+    "forests": {"officer", "town forest chief", "town supervisor", "town planner", "town admin", "supervisor",
+                "planner", "admin"},
+    "farmland": {"officer", "village field chief", "town supervisor", "town planner", "town admin", "supervisor",
+                 "planner", "admin"},
+}
+
+
+def ogc_items(client, actor, url):
+    response = client.get("/ogc/collections/grids/items?limit=1000")
+    if actor.username is None:
+        assert response.status_code == 401
+        return
+    codes = {f["id"] for f in response.json()["features"]}
+    assert actor.own_grid in codes
+    assert (OTHER_GRID in codes) == actor.county_wide
+    for layer, seers in SEES.items():
+        features = client.get(f"/ogc/collections/{layer}/items").json()["features"]
+        assert bool(features) == (actor.name in seers), layer
+
+
+def ogc_collections(client, actor, url):
+    response = client.get("/ogc/collections")
+    if actor.username is None:
+        assert response.status_code == 401
+        return
+    grids = next(c for c in response.json()["collections"] if c["id"] == "grids")
+    x1 = grids["extent"]["spatial"]["bbox"][0][2]
+    # The other town lies east of lattice x = 2: a scoped extent must stop there.
+    assert (x1 > lattice(2, 0)[0]) == actor.county_wide
+
+
+def ogc_collection(client, actor, url):
+    response = client.get("/ogc/collections/grids")
+    if actor.username is None:
+        assert response.status_code == 401
+        return
+    x1 = response.json()["extent"]["spatial"]["bbox"][0][2]
+    assert (x1 > lattice(2, 0)[0]) == actor.county_wide
+
+
+def locate_get(client, actor, url):
+    lon, lat = actor.own_point
+    own = client.get(f"/api/v1/locate?lon={lon}&lat={lat}")
+    assert own.status_code == status_for(actor, ALL_SIGNED_IN, own=True)
+    other_lon, other_lat = lattice(3.5, 1.0)
+    theirs = client.get(f"/api/v1/locate?lon={other_lon}&lat={other_lat}")
+    assert theirs.status_code == status_for(actor, ALL_SIGNED_IN, own=False)
+    if theirs.status_code == 404:
+        assert OTHER_GRID not in theirs.text
+
+
+def locate_post(client, actor, url):
+    (lon, lat), (olon, olat) = actor.own_point, lattice(3.5, 1.0)
+    response = client.post("/api/v1/locate", json={"lon": [lon, olon], "lat": [lat, olat]})
+    if actor.username is None:
+        assert response.status_code == 401
+        return
+    own, theirs = response.json()["locations"]
+    assert own["inside"] and own["grid_code"] == actor.own_grid
+    assert theirs["inside"] == actor.county_wide
+    assert (theirs["grid_code"] == GRIDS[4]) == actor.county_wide
+
+
+def me(client, actor, url):
+    response = client.get("/api/v1/me")
+    if actor.username is None:
+        assert response.status_code == 401
+        return
+    body = response.json()
+    assert body["username"] == actor.username
+    assert set(body["roles"]) == set(actor.roles)
+
+
+def audit_list(client, actor, url):
+    response = client.get("/api/v1/audit?limit=1000")
+    expected = status_for(actor, {"supervisor", "admin"}, own=True)
+    assert response.status_code == expected, response.text
+    if expected == 200 and not actor.county_wide:
+        assert all(item["unit_code"] is not None for item in response.json()["items"])
+
+
+def users_list(client, actor, url):
+    response = client.get("/api/v1/users")
+    assert response.status_code == status_for(actor, {"admin"}, own=True)
+    if response.status_code == 200 and not actor.county_wide:
+        names = {u["username"] for u in response.json()}
+        assert "w4309210003" not in names  # an officer of the other town
+
+
+def user_get(client, actor, url):
+    response = client.get("/api/v1/users/w4309210003")  # the other town's officer
+    if actor.username is None:
+        assert response.status_code == 401
+    elif "admin" in actor.roles:
+        assert response.status_code == (200 if actor.county_wide else 404)
+    else:
+        assert response.status_code in (403, 404)
+    if actor.username:
+        assert client.get(f"/api/v1/users/{actor.username}").status_code == 200  # oneself
+
+
+def user_create(client, actor, url):
+    before = _count(url, User)
+    name = f"new.{actor.name.replace(' ', '.')}"
+    response = client.post("/api/v1/users", json={"username": name, "display_name": "New",
+                                                  "password": "a long enough password"})
+    expected = {401: 401, 403: 403}.get(status_for(actor, {"admin"}, own=True), 201)
+    assert response.status_code == expected, response.text
+    assert _count(url, User) == before + (1 if expected == 201 else 0)
+
+
+def user_patch(client, actor, url):
+    response = client.patch("/api/v1/users/w4309210003", json={"display_name": f"by {actor.name}"})
+    assert response.status_code == status_for(actor, {"admin"}, own=False)
+    with transaction(get_engine(url)) as session:
+        shown = session.scalar(select(User.display_name).where(User.username == "w4309210003"))
+    assert (shown == f"by {actor.name}") == (response.status_code == 200)
+
+
+def grant_post(client, actor, url):
+    before = _count(url, RoleGrant)
+    response = client.post("/api/v1/users/w4309210001/grants", json={"role": "supervisor", "unit_code": OTHER_TOWN})
+    expected = status_for(actor, {"admin"}, own=False)
+    # A town admin sees the officer (their town) but may not grant over the other town.
+    if actor.name == "town admin":
+        expected = 403
+    assert response.status_code == (201 if expected == 200 else expected), response.text
+    assert _count(url, RoleGrant) == before + (1 if response.status_code == 201 else 0)
+
+
+def grant_delete(client, actor, url):
+    # Revoke the town planner's grant (own town) — only admins may; put it back afterwards.
+    before = _count(url, RoleGrant)
+    response = client.delete(f"/api/v1/users/town.planner/grants/planner/{OWN_TOWN}")
+    expected = status_for(actor, {"admin"}, own=True)
+    assert response.status_code == (204 if expected == 200 else expected), response.text
+    assert _count(url, RoleGrant) == before - (1 if response.status_code == 204 else 0)
+    if response.status_code == 204:
+        with transaction(get_engine(url)) as session:
+            session.add(RoleGrant(county_code="430921", username="town.planner", role="planner", unit_code=OWN_TOWN))
+
+
+def reassign(client, actor, url):
+    """Planners and admins may hand grids over inside their jurisdiction only; the rest changes nothing."""
+    for grid, own in ((actor.own_grid, True), (OTHER_GRID, False)):
+        holder = _officer_of(url, grid)
+        response = client.post("/api/v1/assignments/officers", json={
+            "effective": TODAY, "changes": [{"grid_code": grid, "officer_code": holder}]})
+        assert response.status_code == status_for(actor, {"planner", "admin"}, own=own), response.text
+        assert _officer_of(url, grid) == holder
+    if actor.username and actor.roles & {"planner", "admin"}:
+        # A real change inside the jurisdiction is applied (and then undone).
+        grid = actor.own_grid
+        holder = _officer_of(url, grid)
+        other_officer = "W4309210002" if holder != "W4309210002" else "W4309210001"
+        done = client.post("/api/v1/assignments/officers", json={
+            "effective": TODAY, "changes": [{"grid_code": grid, "officer_code": other_officer}]})
+        assert done.status_code == 200, done.text
+        assert _officer_of(url, grid) == other_officer
+        client.post("/api/v1/assignments/officers", json={
+            "effective": TODAY, "changes": [{"grid_code": grid, "officer_code": holder}]})
+
+
+def assign_chief(client, actor, url):
+    """Own village: a no-op hand-over to the sitting field chief. Other village: a chief who does not
+    exist, so a county-wide planner gets 422 (and nothing changes), a scoped one 404 before that."""
+    change = {"unit_code": VILLAGES[1], "domain": "field", "chief_code": "ZT430921100202"}
+    own = client.post("/api/v1/assignments/chiefs", json={"effective": TODAY, "changes": [change]})
+    assert own.status_code == status_for(actor, {"planner", "admin"}, own=True), own.text
+    change = {"unit_code": OTHER_VILLAGE, "domain": "field", "chief_code": "ZT430921101201"}
+    theirs = client.post("/api/v1/assignments/chiefs", json={"effective": TODAY, "changes": [change]})
+    expected = status_for(actor, {"planner", "admin"}, own=False)
+    assert theirs.status_code == (422 if expected == 200 else expected), theirs.text
+
+
+RULES: dict[tuple[str, str], Probe] = {
+    ("GET", "/openapi.json"): public("GET", "/openapi.json"),
+    ("GET", "/docs"): public("GET", "/docs"),
+    ("GET", "/docs/oauth2-redirect"): public("GET", "/docs/oauth2-redirect"),
+    ("GET", "/redoc"): public("GET", "/redoc"),
+    ("GET", "/ogc/"): public("GET", "/ogc/"),
+    ("GET", "/ogc/conformance"): public("GET", "/ogc/conformance"),
+    ("GET", "/sign-in"): public("GET", "/sign-in"),
+    # Unknown accounts never lock, so repeating this for every actor keeps answering 401.
+    ("POST", "/sign-in"): public("POST", "/sign-in", (401,), data={"username": "nobody", "password": "wrong"}),
+    ("POST", "/sign-out"): public("POST", "/sign-out", (303,)),
+    ("POST", "/api/v1/auth/token"): public("POST", "/api/v1/auth/token", (401,),
+                                           data={"username": "nobody", "password": "wrong"}),
+    ("GET", "/api/v1/me"): me,
+    ("GET", "/"): lambda client, actor, url: None if actor.username else (
+        _assert_redirect(client.get("/", follow_redirects=False))),
+    ("GET", "/ogc/collections"): ogc_collections,
+    ("GET", "/ogc/collections/{collection_id}"): ogc_collection,
+    ("GET", "/ogc/collections/{collection_id}/items"): ogc_items,
+    ("GET", "/ogc/collections/{collection_id}/items/{feature_id}"): scoped_get(
+        lambda code: f"/ogc/collections/grids/items/{code}", lambda a: a.own_grid, OTHER_GRID),
+    ("GET", "/api/v1/locate"): locate_get,
+    ("POST", "/api/v1/locate"): locate_post,
+    ("GET", "/api/v1/grids/{grid_code}/officer"): scoped_get(
+        lambda code: f"/api/v1/grids/{code}/officer?on={TODAY}", lambda a: a.own_grid, OTHER_GRID),
+    ("GET", "/api/v1/officers/{officer_code}/grids"): scoped_get(
+        lambda code: f"/api/v1/officers/{code}/grids?on={TODAY}", lambda a: "W4309210001", "W4309210003"),
+    ("GET", "/api/v1/units/{unit_code}/chiefs"): scoped_get(
+        lambda code: f"/api/v1/units/{code}/chiefs?on={TODAY}", lambda a: a.own_village, OTHER_VILLAGE),
+    ("GET", "/api/v1/assignments/uncovered"): lambda client, actor, url: _assert_status(
+        client.get(f"/api/v1/assignments/uncovered?on={TODAY}"), status_for(actor, ALL_SIGNED_IN, own=True)),
+    ("GET", "/api/v1/audit"): audit_list,
+    ("GET", "/api/v1/users"): users_list,
+    ("POST", "/api/v1/users"): user_create,
+    ("GET", "/api/v1/users/{username}"): user_get,
+    ("PATCH", "/api/v1/users/{username}"): user_patch,
+    ("POST", "/api/v1/users/{username}/grants"): grant_post,
+    ("DELETE", "/api/v1/users/{username}/grants/{role}/{unit_code}"): grant_delete,
+    ("POST", "/api/v1/assignments/officers"): reassign,
+    ("POST", "/api/v1/assignments/chiefs"): assign_chief,
+}
+
+
+def _assert_status(response, expected: int) -> None:
+    assert response.status_code == expected, response.text
+
+
+def _assert_redirect(response) -> None:
+    assert response.status_code == 303 and response.headers["location"] == "/sign-in"
+
+
+def app_routes(app) -> set[tuple[str, str]]:
+    """(method, path) of every route the app serves, included routers unfolded."""
+    found = set()
+
+    def walk(routes):
+        for route in routes:
+            if hasattr(route, "original_router"):
+                walk(route.original_router.routes)
+            elif hasattr(route, "path"):
+                found.update((method, route.path) for method in (route.methods or ()) if method != "HEAD")
+
+    walk(app.router.routes)
+    return found
+
+
+def test_every_route_has_a_rule(county):
+    routes = app_routes(create_app(county))
+    assert routes, "no routes found: the route walker is broken"
+    missing = sorted(routes - set(RULES))
+    assert not missing, f"routes without an authorization rule: {missing}"
+    stale = sorted(set(RULES) - routes)
+    assert not stale, f"rules for routes that no longer exist: {stale}"
+
+
+@pytest.mark.parametrize("actor", ACTORS, ids=lambda a: a.name)
+@pytest.mark.parametrize("route", sorted(RULES), ids=lambda r: f"{r[0]} {r[1]}")
+def test_route_for_actor(route, actor, clients, county):
+    RULES[route](clients[actor.name], actor, county)
+
+
+def test_the_matrix_mutations_left_audit_records(county):
+    with transaction(get_engine(county)) as session:
+        actions = set(session.scalars(select(AuditRecord.object_type)))
+    assert actions, "mutations in the matrix wrote no audit record"
+
+
+ROLES_COVERED = {role for actor in ACTORS for role in actor.roles}
+assert ROLES_COVERED == {r.value for r in Role}, ROLES_COVERED
