@@ -56,6 +56,8 @@ def _fail(error: GridGovError) -> None:
 
 def _import(path: Path, *, layer: str | None = None, crs: str | None = None, gcj02: bool = False) -> None:
     """Migrate, then validate and import a dataset in one transaction, drawing progress."""
+    from gridgov.audit.cli import cli_principal
+    from gridgov.audit.service import record
     from gridgov.grids.checks import format_defects
     from gridgov.grids.importing import check_path
     from gridgov.grids.service import import_layers
@@ -77,6 +79,10 @@ def _import(path: Path, *, layer: str | None = None, crs: str | None = None, gcj
             summary = import_layers(
                 session=session, layers=layers, progress=lambda step, n: progress.advance(store, n)
             )
+            # The county exists now, so the operator can be named; the record commits with the data.
+            record(session=session, principal=cli_principal(session=session), action="import",
+                   object_type="dataset", object_id=path.name, unit_code=summary.county_code,
+                   after={"layers": summary.counts})
     table = Table(title=f"Imported into county {summary.county_code}")
     table.add_column("layer")
     table.add_column("features", justify="right")

@@ -12,6 +12,8 @@ from datetime import UTC, datetime
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
+from gridgov.audit.cli import cli_principal
+from gridgov.audit.service import record
 from gridgov.grids.models import Level, Unit
 from gridgov.people.models import ChiefAssignment, OfficerAssignment, Person, Role, RoleGrant, User
 from gridgov.people.security import hash_password
@@ -76,6 +78,9 @@ def seed_demo_users(*, session: Session, county_code: str, password: str = DEMO_
             {"county_code": county_code, "username": username, "role": role, "unit_code": unit}
             for username, _name, role, unit, _label in staff if username not in existing
         ])
+        record(session=session, principal=cli_principal(session=session), action="seed_demo_users",
+               object_type="user", object_id=f"{len(new_users)} accounts", unit_code=county_code,
+               after={"usernames": sorted(user["username"] for user in new_users)})
     return _sign_ins(session=session, county_code=county_code, password=password, staff=staff)
 
 

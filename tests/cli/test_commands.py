@@ -5,11 +5,14 @@ from __future__ import annotations
 import json
 
 import pytest
+from sqlalchemy import select
 from typer.testing import CliRunner
 
+from gridgov.audit.models import AuditRecord
 from gridgov.cli import app
 from gridgov.config import get_settings
 from gridgov.grids.checks import validate_path
+from gridgov.storage.db import get_engine, transaction
 from tests.factories_geo import GRIDS, lattice_rect, small_county_layers, write_gpkg
 
 runner = CliRunner()
@@ -69,6 +72,9 @@ def test_import_refuses_defects_then_accepts_a_clean_file_and_exports_it(
 
     accepted = runner.invoke(app, ["import", str(small_county_gpkg)])
     assert accepted.exit_code == 0, accepted.output
+    with transaction(get_engine(database)) as session:
+        imports = session.scalars(select(AuditRecord).where(AuditRecord.action == "import")).all()
+    assert [(r.via, r.object_id, r.after["layers"]["grids"]) for r in imports] == [("cli", "small_county.gpkg", 5)]
 
     for target in ("county.gpkg", "county_geojson", "county_shp"):
         exported = runner.invoke(app, ["export", str(tmp_path / target)])
