@@ -14,7 +14,6 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
-from gridgov.people.auth import PrincipalDep
 
 from gridgov.config import get_settings
 from gridgov.errors import InvalidParameter, NotFound
@@ -26,6 +25,7 @@ from gridgov.ogc.service import (
     get_feature,
     query_features,
 )
+from gridgov.people.auth import PrincipalDep
 from gridgov.storage.session import SessionDep
 
 router = APIRouter(prefix="/ogc", tags=["OGC API - Features"])
