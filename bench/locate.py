@@ -36,7 +36,7 @@ import shapely
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from gridgov.geo.locate import MIXED, Locator  # noqa: E402
+from gridgov.geo.locate import MIXED, Locator, lowest_per_point  # noqa: E402
 
 DEFAULT_GPKG = Path(__file__).resolve().parents[1] / "geodata" / "nan_county" / "nan_county.gpkg"
 
@@ -77,17 +77,6 @@ def synthetic_county(n: int, seed: int) -> gpd.GeoDataFrame:
     code = np.char.add(grid, np.char.zfill((1 + i % 2).astype(str), 2))
     return gpd.GeoDataFrame({"code": code, "grid_code": grid, "village_code": village,
                              "town_code": town}, geometry=cells, crs="EPSG:4490")
-
-
-def lowest_per_point(point_idx: np.ndarray, poly_idx: np.ndarray, n: int) -> np.ndarray:
-    """Collapse (point, polygon) pairs to the lowest polygon per point, -1 for unmatched points."""
-    out = np.full(n, -1, dtype=np.intp)
-    order = np.lexsort((poly_idx, point_idx))
-    point_idx, poly_idx = point_idx[order], poly_idx[order]
-    first = np.ones(point_idx.size, dtype=bool)
-    first[1:] = point_idx[1:] != point_idx[:-1]
-    out[point_idx[first]] = poly_idx[first]
-    return out
 
 
 def best_of(repeat: int, fn):

@@ -301,14 +301,7 @@ class Locator:
             point_idx, poly_idx = self._tree.query(points, predicate="covered_by")
         else:
             poly_idx, point_idx = shapely.STRtree(points).query(self.polys, predicate="covers")
-        found = np.full(len(points), OUTSIDE, dtype=np.intp)
-        if point_idx.size:
-            order = np.lexsort((poly_idx, point_idx))
-            point_idx, poly_idx = point_idx[order], poly_idx[order]
-            first = np.ones(point_idx.size, dtype=bool)
-            first[1:] = point_idx[1:] != point_idx[:-1]
-            found[point_idx[first]] = poly_idx[first]
-        return found
+        return lowest_per_point(point_idx, poly_idx, len(points))
 
     def locate(self, lon, lat) -> pd.DataFrame:
         """Micro-grid, grid, village and town codes of each point.
@@ -341,3 +334,22 @@ class Locator:
         frame = {name: codes.take(idx, allow_fill=True) for name, codes in self._codes.items()}
         frame["inside"] = idx >= 0
         return pd.DataFrame(frame)
+
+
+def lowest_per_point(point_idx: np.ndarray, poly_idx: np.ndarray, n: int) -> np.ndarray:
+    """Collapse (point, polygon) match pairs to the lowest polygon per point, ``-1`` where none matched.
+
+    The tie-break that makes a point on a shared edge or vertex land in one micro-grid deterministically.
+
+    Examples
+    --------
+    >>> lowest_per_point(np.array([2, 0, 2]), np.array([5, 1, 3]), 4).tolist()
+    [1, -1, 3, -1]
+    """
+    out = np.full(n, OUTSIDE, dtype=np.intp)
+    order = np.lexsort((poly_idx, point_idx))
+    point_idx, poly_idx = point_idx[order], poly_idx[order]
+    first = np.ones(point_idx.size, dtype=bool)
+    first[1:] = point_idx[1:] != point_idx[:-1]
+    out[point_idx[first]] = poly_idx[first]
+    return out
