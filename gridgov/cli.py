@@ -56,11 +56,11 @@ def _fail(error: GridGovError) -> None:
 
 def _import(path: Path, *, layer: str | None = None, crs: str | None = None, gcj02: bool = False) -> None:
     """Migrate, then validate and import a dataset in one transaction, drawing progress."""
-    from gridgov.audit.cli import cli_principal
     from gridgov.audit.service import record
     from gridgov.grids.checks import format_defects
     from gridgov.grids.importing import check_path
     from gridgov.grids.service import import_layers
+    from gridgov.people.principal import cli_principal
 
     engine = get_engine()
     upgrade(engine)

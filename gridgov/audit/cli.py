@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import getpass
 import json
 from datetime import datetime
 from enum import StrEnum
@@ -15,8 +14,7 @@ from rich.table import Table
 from gridgov.audit.schemas import MAX_LIMIT, AuditPage
 from gridgov.audit.service import query
 from gridgov.errors import GridGovError
-from gridgov.people.models import Role
-from gridgov.people.principal import Jurisdiction, Principal
+from gridgov.people.principal import cli_principal
 from gridgov.storage.db import transaction
 
 audit_app = typer.Typer(help="Read the append-only audit log (追踪问效).", no_args_is_help=True)
@@ -28,23 +26,6 @@ MOMENT_FORMATS = ["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M:%S%z"]
 class AuditFormat(StrEnum):
     table = "table"
     json = "json"
-
-
-def cli_principal(*, session) -> Principal:
-    """The operator at the shell: ``cli:<OS user>``, county-wide over the one loaded county.
-
-    Whoever can run the command can already read the database, so the CLI does not sign in; it records
-    the OS user so that a change made from the shell is still attributed.
-    """
-    from gridgov.grids.service import only_county_code
-
-    county_code = only_county_code(session=session)
-    if county_code is None:
-        raise GridGovError("The database must hold exactly one county; load one with `gridgov import`.")
-    return Principal(
-        county_code=county_code, username=f"cli:{getpass.getuser()}", roles=frozenset({Role.ADMIN}),
-        jurisdiction=Jurisdiction(county_code=county_code, county_wide=True), via="cli",
-    )
 
 
 def _table(page: AuditPage) -> Table:

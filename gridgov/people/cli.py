@@ -15,10 +15,10 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from gridgov.audit.cli import cli_principal
 from gridgov.errors import GridGovError
 from gridgov.people import users
 from gridgov.people.admin_schemas import GrantedRole
+from gridgov.people.principal import cli_principal
 from gridgov.storage.db import transaction
 
 users_app = typer.Typer(help="Manage sign-in accounts and staff role grants.", no_args_is_help=True)

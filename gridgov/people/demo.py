@@ -12,10 +12,10 @@ from datetime import UTC, datetime
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
-from gridgov.audit.cli import cli_principal
 from gridgov.audit.service import record
 from gridgov.grids.models import Level, Unit
 from gridgov.people.models import ChiefAssignment, OfficerAssignment, Person, Role, RoleGrant, User
+from gridgov.people.principal import cli_principal
 from gridgov.people.security import hash_password
 
 DEMO_PASSWORD = "gridgov-demo"

@@ -13,13 +13,16 @@ enforced in one place. Rules:
 
 from __future__ import annotations
 
+import getpass
 from dataclasses import dataclass
 
+from gridgov.errors import GridGovError
 from gridgov.grids.models import ResourceKind
 from gridgov.grids.scope import Jurisdiction
+from gridgov.grids.service import only_county_code
 from gridgov.people.models import ChiefDomain, Role
 
-__all__ = ["DOMAIN_RESOURCE", "Jurisdiction", "Principal"]
+__all__ = ["DOMAIN_RESOURCE", "Jurisdiction", "Principal", "cli_principal"]
 
 DOMAIN_RESOURCE: dict[ChiefDomain, ResourceKind] = {
     ChiefDomain.RIVER: ResourceKind.RIVER,
@@ -41,3 +44,18 @@ class Principal:
 
     def has(self, *roles: Role) -> bool:
         return any(role in self.roles for role in roles)
+
+
+def cli_principal(*, session) -> Principal:
+    """The operator at the shell: ``cli:<OS user>``, county-wide over the one loaded county.
+
+    Whoever can run the command can already read the database, so the CLI does not sign in; it records
+    the OS user so that a change made from the shell is still attributed.
+    """
+    county_code = only_county_code(session=session)
+    if county_code is None:
+        raise GridGovError("The database must hold exactly one county; load one with `gridgov import`.")
+    return Principal(
+        county_code=county_code, username=f"cli:{getpass.getuser()}", roles=frozenset({Role.ADMIN}),
+        jurisdiction=Jurisdiction(county_code=county_code, county_wide=True), via="cli",
+    )

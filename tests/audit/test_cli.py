@@ -8,9 +8,10 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from gridgov.audit.cli import audit_app, cli_principal
+from gridgov.audit.cli import audit_app
 from gridgov.audit.service import record
 from gridgov.config import get_settings
+from gridgov.people.principal import cli_principal
 from gridgov.storage.db import get_engine, transaction
 from tests.audit.principals import COUNTY_ADMIN
 from tests.factories_geo import COUNTY, GRIDS
