@@ -34,6 +34,17 @@ def create_app(database_url: str | None = None) -> FastAPI:
     app.include_router(ogc_router)
     app.include_router(maps_router)
 
+    @app.middleware("http")
+    async def refuse_control_characters(request: Request, call_next):
+        """No code, name or parameter holds a control character (PostgreSQL cannot even compare NUL):
+        such a path names nothing (404), such a query parameter is invalid (400)."""
+        if not request.url.path.isprintable():
+            return JSONResponse(status_code=404, content={"code": "not_found", "description": "No such resource."})
+        if any(not (key + value).isprintable() for key, value in request.query_params.multi_items()):
+            description = "A query parameter holds a control character."
+            return JSONResponse(status_code=400, content={"code": "InvalidParameterValue", "description": description})
+        return await call_next(request)
+
     @app.exception_handler(GridGovError)
     async def gridgov_error(_request: Request, exc: GridGovError) -> JSONResponse:
         return JSONResponse(status_code=exc.status, content=exc.to_dict(), headers=getattr(exc, "headers", None))

@@ -61,6 +61,8 @@ def _utc(moment: datetime) -> datetime:
 
 
 def _find_user(session: Session, username: str, county_code: str | None) -> User | None:
+    if not username.isprintable():  # no account has one, and PostgreSQL refuses NUL in a query
+        return None
     query = select(User).where(User.username == username)
     if county_code is not None:
         query = query.where(User.county_code == county_code)
