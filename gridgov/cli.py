@@ -19,7 +19,8 @@ from gridgov.audit.cli import audit_app
 from gridgov.config import REPO_ROOT, get_settings
 from gridgov.errors import GridGovError
 from gridgov.people.cli import users_app
-from gridgov.storage.db import get_engine, session_factory, transaction
+from gridgov.storage import walls
+from gridgov.storage.db import get_engine, owner_engine, session_factory, transaction
 from gridgov.storage.migrate import upgrade
 
 app = typer.Typer(help="GridGov: grid governance for river, forest and field chiefs.", no_args_is_help=True)
@@ -56,13 +57,10 @@ def _fail(error: GridGovError) -> None:
 
 def _import(path: Path, *, layer: str | None = None, crs: str | None = None, gcj02: bool = False) -> None:
     """Migrate, then validate and import a dataset in one transaction, drawing progress."""
-    from gridgov.audit.service import record
     from gridgov.grids.checks import format_defects
-    from gridgov.grids.importing import check_path
-    from gridgov.grids.service import import_layers
-    from gridgov.people.principal import cli_principal
+    from gridgov.grids.importing import check_path, store_checked
 
-    engine = get_engine()
+    engine = owner_engine()
     upgrade(engine)
     with _progress() as progress:
         task = progress.add_task(f"Reading and checking {path.name}", total=None)
@@ -76,13 +74,10 @@ def _import(path: Path, *, layer: str | None = None, crs: str | None = None, gcj
                 raise typer.Exit(1)
             total = sum(len(frame) for frame in layers.values())
             store = progress.add_task("Storing features", total=total)
-            summary = import_layers(
-                session=session, layers=layers, progress=lambda step, n: progress.advance(store, n)
+            summary = store_checked(
+                session=session, layers=layers, source=path.name,
+                progress=lambda step, n: progress.advance(store, n),
             )
-            # The county exists now, so the operator can be named; the record commits with the data.
-            record(session=session, principal=cli_principal(session=session), action="import",
-                   object_type="dataset", object_id=path.name, unit_code=summary.county_code,
-                   after={"layers": summary.counts})
     table = Table(title=f"Imported into county {summary.county_code}")
     table.add_column("layer")
     table.add_column("features", justify="right")
@@ -126,7 +121,7 @@ def validate(
 
 def _existing_session():
     """A session on the configured database when it is already migrated, else None (check files alone)."""
-    engine = get_engine()
+    engine = owner_engine()
     try:
         with engine.connect() as conn:
             if not engine.dialect.has_table(conn, "units"):
@@ -170,8 +165,8 @@ def export(
 
 @app.command()
 def migrate() -> None:
-    """Create or upgrade the database schema (Alembic) at GRIDGOV_DATABASE_URL."""
-    upgrade(get_engine())
+    """Create or upgrade the database schema (Alembic) as GRIDGOV_DATABASE_OWNER_URL (else GRIDGOV_DATABASE_URL)."""
+    upgrade(owner_engine())
     console.print("[green]database is up to date[/green]")
 
 
@@ -180,7 +175,12 @@ def _serve(host: str, port: int) -> None:
 
     from gridgov.main import create_app
 
-    upgrade(get_engine())
+    upgrade(owner_engine())
+    if walls.bypassed_by(get_engine()):
+        console.print(
+            "[yellow]warning:[/yellow] GRIDGOV_DATABASE_URL connects as a superuser or the tables' owner, so "
+            "row-level security does not apply; connect as a member of gridgov_app (see README, Configuration)."
+        )
     console.print(f"GridGov serving on [bold]http://{host}:{port}[/bold]  (OGC API at /ogc/, API docs at /docs)")
     uvicorn.run(create_app(), host=host, port=port, log_level="info")
 
@@ -208,7 +208,7 @@ def demo(
     # Demo mode: a random per-process secret instead of the public placeholder, cookies over http.
     os.environ.setdefault("GRIDGOV_DEMO", "1")
     get_settings.cache_clear()
-    engine = get_engine()
+    engine = owner_engine()
     upgrade(engine)
     with session_factory(engine)() as session:
         loaded = only_county_code(session=session)

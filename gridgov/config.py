@@ -26,6 +26,12 @@ class Settings(BaseSettings):
         default=f"sqlite:///{REPO_ROOT / 'var' / 'gridgov.sqlite'}",
         description="SQLAlchemy URL: sqlite:///path (embedded default) or postgresql+psycopg://...",
     )
+    database_owner_url: str | None = Field(
+        default=None,
+        description="URL of the role that owns the tables, for migrations, imports and shell commands; unset: "
+        "database_url. On PostgreSQL set both: the web app then connects as a gridgov_app member that owns "
+        "nothing, so row-level security applies to it.",
+    )
     county_code: str = Field(default="430921", description="Default county (adcode) for the demo.")
     ogc_default_limit: int = Field(default=100, ge=1)
     ogc_max_limit: int = Field(default=10_000, ge=1)

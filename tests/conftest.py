@@ -12,14 +12,25 @@ from fastapi.testclient import TestClient
 from gridgov.config import REPO_ROOT, get_settings
 from gridgov.main import create_app
 from gridgov.storage.db import get_engine, transaction
-from tests.databases import POSTGIS_URL, new_database
+from tests import audit_guard
+from tests.databases import POSTGIS_URL, app_url, new_database
 
 # A real secret for the suite: the app refuses the placeholder outside the demo.
 os.environ.setdefault("GRIDGOV_SECRET_KEY", secrets.token_urlsafe(48))
 get_settings.cache_clear()
 
+audit_guard.install()
+
 DEMO_GPKG = REPO_ROOT / "geodata" / "nan_county" / "nan_county.gpkg"
 BACKENDS = ["sqlite", "postgis"]
+
+
+@pytest.fixture(autouse=True)
+def every_mutation_is_audited():
+    """Fails a test whose commits (or whose fixtures' commits) changed data without an audit record."""
+    yield
+    if found := audit_guard.take():
+        pytest.fail("Mutations without an audit record:\n" + "\n".join(found), pytrace=False)
 
 
 @pytest.fixture(scope="session", params=BACKENDS)
@@ -100,5 +111,5 @@ def demo_db(backend, tmp_path_factory) -> str:
 @pytest.fixture
 def small_client(small_county_db) -> TestClient:
     """A client signed in as the county-wide admin of the small county."""
-    with TestClient(create_app(small_county_db), headers=bearer(small_county_db, "admin")) as client:
+    with TestClient(create_app(app_url(small_county_db)), headers=bearer(small_county_db, "admin")) as client:
         yield client

@@ -16,6 +16,7 @@ from sqlalchemy.engine import make_url
 
 from gridgov.storage.db import get_engine
 from gridgov.storage.migrate import upgrade
+from gridgov.storage.walls import APP_ROLE
 
 POSTGIS_URL = os.environ.get("GRIDGOV_TEST_POSTGIS_URL")
 TEMPLATE = "gridgov_template"
@@ -41,6 +42,15 @@ def _ensure_template() -> None:
     engine.dispose()
     admin.dispose()
     _template_ready = True
+
+
+def app_url(url: str) -> str:
+    """The URL the web app uses for the database at ``url``: on PostGIS as ``gridgov_app``, which owns no
+    table, so every request of the suite passes through row-level security as it would in production."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "postgresql":
+        return url
+    return parsed.set(username=APP_ROLE).render_as_string(hide_password=False)
 
 
 def new_database(backend: str, tmp_dir: Path, name: str = "db") -> str:

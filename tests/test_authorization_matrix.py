@@ -21,10 +21,13 @@ from sqlalchemy import func, select
 
 from gridgov.audit.models import AuditRecord
 from gridgov.main import create_app
+from gridgov.people import users
+from gridgov.people.demo import DEMO_PASSWORD
 from gridgov.people.models import OfficerAssignment, Role, RoleGrant, User
+from gridgov.people.principal import cli_principal
 from gridgov.storage.db import get_engine, transaction
 from tests.conftest import bearer, import_dataset, seed_users
-from tests.databases import new_database
+from tests.databases import app_url, new_database
 from tests.factories_geo import GRIDS, TOWNS, VILLAGES, lattice
 
 OWN_TOWN, OTHER_TOWN = TOWNS
@@ -71,20 +74,17 @@ def county(backend, small_county_gpkg, tmp_path_factory) -> str:
     import_dataset(url, small_county_gpkg)
     seed_users(url)
     with transaction(get_engine(url)) as session:
-        template = session.scalars(select(User).where(User.username == "admin")).one()
+        operator = cli_principal(session=session)
         for username, role in (("town.planner", "planner"), ("town.admin", "admin")):
-            session.add(User(county_code=template.county_code, username=username, display_name=username,
-                             person_code=None, password_hash=template.password_hash, disabled=False,
-                             token_version=0, failed_sign_ins=0, created_at=template.created_at))
-            session.flush()
-            session.add(RoleGrant(county_code=template.county_code, username=username, role=role,
-                                  unit_code=OWN_TOWN))
+            users.create_user(session=session, principal=operator, username=username, display_name=username,
+                              password=DEMO_PASSWORD)
+            users.grant_role(session=session, principal=operator, username=username, role=role, unit_code=OWN_TOWN)
     return url
 
 
 @pytest.fixture(scope="module")
 def clients(county) -> dict[str, TestClient]:
-    app = create_app(county)
+    app = create_app(app_url(county))
     made = {}
     for actor in ACTORS:
         headers = bearer(county, actor.username) if actor.username else {}
@@ -303,7 +303,8 @@ def grant_delete(client, actor, url):
     assert _count(url, RoleGrant) == before - (1 if response.status_code == 204 else 0)
     if response.status_code == 204:
         with transaction(get_engine(url)) as session:
-            session.add(RoleGrant(county_code="430921", username="town.planner", role="planner", unit_code=OWN_TOWN))
+            users.grant_role(session=session, principal=cli_principal(session=session), username="town.planner",
+                             role="planner", unit_code=OWN_TOWN)
 
 
 def reassign(client, actor, url):
@@ -406,7 +407,7 @@ def app_routes(app) -> set[tuple[str, str]]:
 
 
 def test_every_route_has_a_rule(county):
-    routes = app_routes(create_app(county))
+    routes = app_routes(create_app(app_url(county)))
     assert routes, "no routes found: the route walker is broken"
     missing = sorted(routes - set(RULES))
     assert not missing, f"routes without an authorization rule: {missing}"

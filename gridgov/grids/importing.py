@@ -13,6 +13,7 @@ import shapely
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from gridgov.audit.service import record
 from gridgov.geo.dataset import Defect, format_point
 from gridgov.grids.checks import raise_for_defects, validate_path
 from gridgov.grids.layers import LAYER_OF_LEVEL, RESOURCE_LAYERS, UNIT_LAYERS
@@ -25,6 +26,7 @@ from gridgov.grids.service import (
     known_codes,
     only_county_code,
 )
+from gridgov.people.principal import cli_principal
 
 
 def _stored_parents(session: Session, county_code: str) -> dict[str, dict[str, object]]:
@@ -86,4 +88,18 @@ def import_path(
     """Validate a dataset and store it; any defect raises InvalidDataset and stores nothing."""
     layers, defects = check_path(session=session, path=path, layer=layer, crs=crs, gcj02=gcj02)
     raise_for_defects(defects, path=path)
-    return import_layers(session=session, layers=layers, progress=progress)
+    return store_checked(session=session, layers=layers, source=path.name, progress=progress)
+
+
+def store_checked(
+    *, session: Session, layers: dict, source: str, progress: Progress | None = None
+) -> ImportSummary:
+    """Store layers ``check_path`` found no defect in, and log the import in the same transaction.
+
+    Imports run from the server's shell, so the record names the operator at it (``cli:<OS user>``);
+    the county exists only once its rows are in, so the operator is named after storing.
+    """
+    summary = import_layers(session=session, layers=layers, progress=progress)
+    record(session=session, principal=cli_principal(session=session), action="import", object_type="dataset",
+           object_id=source, unit_code=summary.county_code, after={"layers": summary.counts})
+    return summary

@@ -11,11 +11,14 @@ from enum import StrEnum
 from sqlalchemy import (
     Boolean,
     CheckConstraint,
+    Column,
     Float,
     ForeignKeyConstraint,
     Index,
     Integer,
+    MetaData,
     String,
+    Table,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -93,6 +96,18 @@ class Unit(Base):
         Index("ix_units_bbox", "county_code", "level", "min_x", "max_x", "min_y", "max_y"),
         Index("ix_units_geom", "geom", postgresql_using="gist").ddl_if(dialect="postgresql"),
     )
+
+
+unit_tree = Table(
+    "unit_tree",
+    MetaData(),  # a view (migration 0003), kept out of Base.metadata so nothing tries to create it
+    Column("county_code", String(12), primary_key=True),
+    Column("code", String(32), primary_key=True),
+    Column("level", String(16)),
+    Column("parent_code", String(32)),
+)
+"""The administrative tree without geometry, readable before a jurisdiction is known (signing in works
+one out from it); on PostgreSQL it shows the request's county only."""
 
 
 class Resource(Base):

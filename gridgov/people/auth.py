@@ -20,13 +20,15 @@ from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy import case, select, update
 from sqlalchemy.orm import Session
 
+from gridgov.audit.service import record
 from gridgov.config import get_settings
 from gridgov.errors import Forbidden, GridGovError
-from gridgov.grids.models import Level, ResourceKind, Unit
+from gridgov.grids.models import Level, ResourceKind, unit_tree
 from gridgov.people.assignments import in_force
 from gridgov.people.models import ChiefAssignment, ChiefDomain, OfficerAssignment, Role, RoleGrant, User
 from gridgov.people.principal import DOMAIN_RESOURCE, Jurisdiction, Principal
 from gridgov.people.security import TokenKind, decode_token, encode_token, spend_verify_time, verify_password
+from gridgov.storage import walls
 from gridgov.storage.db import transaction
 from gridgov.storage.session import SessionDep
 
@@ -63,11 +65,18 @@ def _utc(moment: datetime) -> datetime:
 def _find_user(session: Session, username: str, county_code: str | None) -> User | None:
     if not username.isprintable():  # no account has one, and PostgreSQL refuses NUL in a query
         return None
+    walls.for_sign_in(session, username)
     query = select(User).where(User.username == username)
     if county_code is not None:
         query = query.where(User.county_code == county_code)
     users = session.scalars(query.limit(2)).all()
     return users[0] if len(users) == 1 else None
+
+
+def _account_principal(user: User) -> Principal:
+    """``user`` as the actor of their own sign-in records, before any role or jurisdiction is known."""
+    return Principal(county_code=user.county_code, username=user.username, roles=frozenset(),
+                     jurisdiction=Jurisdiction(county_code=user.county_code))
 
 
 def _record_failure(*, session: Session, user: User, now: datetime) -> None:
@@ -80,7 +89,8 @@ def _record_failure(*, session: Session, user: User, now: datetime) -> None:
     failures = User.failed_sign_ins + 1
     locks = failures >= settings.sign_in_max_failures
     with transaction(session.get_bind()) as own:
-        own.execute(
+        walls.for_county(own, user.county_code)
+        failed, locked_until = own.execute(
             update(User)
             .where(User.county_code == user.county_code, User.username == user.username)
             .values(
@@ -89,7 +99,10 @@ def _record_failure(*, session: Session, user: User, now: datetime) -> None:
                     (locks, now + timedelta(minutes=settings.sign_in_lock_minutes)), else_=User.locked_until
                 ),
             )
-        )
+            .returning(User.failed_sign_ins, User.locked_until)
+        ).one()
+        record(session=own, principal=_account_principal(user), action="sign_in_failed", object_type="user",
+               object_id=user.username, after={"failed_sign_ins": failed, "locked_until": locked_until})
 
 
 def authenticate(
@@ -114,10 +127,14 @@ def authenticate(
         raise Unauthorized(WRONG_PASSWORD)
     if user.disabled:
         raise Unauthorized("This account is disabled; ask an administrator. 账号已停用。")
+    walls.for_county(session, user.county_code)
     if user.failed_sign_ins or user.locked_until is not None:
         user.failed_sign_ins, user.locked_until = 0, None
     if new_hash:
         user.password_hash = new_hash
+    # The sign-in log (登录日志): who signed in when, and that a stronger hash replaced the old one.
+    record(session=session, principal=_account_principal(user), action="sign_in", object_type="user",
+           object_id=user.username, after={"rehashed": True} if new_hash else None)
     return user
 
 
@@ -200,8 +217,9 @@ def _subtrees(session: Session, county_code: str, roots: set[str]) -> tuple[dict
     parent_of: dict[str, str] = {}
     if not roots:
         return level_of, parent_of
+    tree = unit_tree.c
     rows = session.execute(
-        select(Unit.code, Unit.level, Unit.parent_code).where(Unit.county_code == county_code, Unit.code.in_(roots))
+        select(tree.code, tree.level, tree.parent_code).where(tree.county_code == county_code, tree.code.in_(roots))
     ).all()
     frontier: set[str] = set()
     while rows:
@@ -215,8 +233,8 @@ def _subtrees(session: Session, county_code: str, roots: set[str]) -> tuple[dict
         if not frontier:
             break
         rows = session.execute(
-            select(Unit.code, Unit.level, Unit.parent_code)
-            .where(Unit.county_code == county_code, Unit.parent_code.in_(frontier))
+            select(tree.code, tree.level, tree.parent_code)
+            .where(tree.county_code == county_code, tree.parent_code.in_(frontier))
         ).all()
         frontier = set()
     return level_of, parent_of
@@ -256,6 +274,7 @@ def jurisdiction_for(*, session: Session, county_code: str, duties: Duties) -> J
 
 def account_of(*, session: Session, user: User, on: date | None = None) -> tuple[Duties, Jurisdiction]:
     """What ``user`` answers for on ``on`` (default today) and the jurisdiction that follows from it."""
+    walls.for_county(session, user.county_code)
     duties = current_duties(session=session, user=user, on=on)
     return duties, jurisdiction_for(session=session, county_code=user.county_code, duties=duties)
 
@@ -289,6 +308,7 @@ def current_user(
         claims = decode_token(token, secret=get_settings().secret_key, kind=kind)
     except jwt.InvalidTokenError as error:
         raise Unauthorized("The token is invalid or has expired; sign in again.") from error
+    walls.for_county(session, claims.county_code)
     user = session.get(User, (claims.county_code, claims.username))
     if user is None or user.disabled or user.token_version != claims.token_version:
         raise Unauthorized("The token is no longer valid for this account; sign in again.")
@@ -299,8 +319,18 @@ UserDep = Annotated[User, Depends(current_user)]
 
 
 def current_principal(session: SessionDep, user: UserDep) -> Principal:
-    """The request's principal, resolved once per request."""
-    return resolve_principal(session=session, user=user)
+    """The request's principal, resolved once per request; the database is walled to its jurisdiction."""
+    return wall_in(session, resolve_principal(session=session, user=user))
+
+
+def wall_in(session: Session, principal: Principal) -> Principal:
+    """Set the database's row-level security to ``principal``'s jurisdiction for this transaction."""
+    scope = principal.jurisdiction
+    walls.for_jurisdiction(
+        session, county_code=scope.county_code, county_wide=scope.county_wide, units=scope.units,
+        resource_villages=scope.resource_villages, resource_kinds=ResourceKind,
+    )
+    return principal
 
 
 PrincipalDep = Annotated[Principal, Depends(current_principal)]

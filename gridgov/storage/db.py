@@ -36,6 +36,16 @@ def get_engine(url: str | None = None) -> Engine:
     return _engine_for(url or get_settings().database_url)
 
 
+def owner_engine() -> Engine:
+    """The engine of the tables' owner (``GRIDGOV_DATABASE_OWNER_URL``, else ``GRIDGOV_DATABASE_URL``).
+
+    Migrations, imports and shell commands use it; the operator at the shell is trusted with the whole
+    database and passes under the row-level security that walls the web app in.
+    """
+    settings = get_settings()
+    return _engine_for(settings.database_owner_url or settings.database_url)
+
+
 @lru_cache(maxsize=16)
 def _engine_for(url: str) -> Engine:
     parsed = make_url(url)
@@ -54,8 +64,11 @@ def session_factory(engine: Engine) -> sessionmaker[Session]:
 
 @contextmanager
 def transaction(engine: Engine | None = None) -> Iterator[Session]:
-    """One unit of work: commit on success, roll back on any error (CLI and request scope)."""
-    session = session_factory(engine or get_engine())()
+    """One unit of work: commit on success, roll back on any error (CLI and request scope).
+
+    Without ``engine`` it is the owner's: the web app always passes its own.
+    """
+    session = session_factory(engine or owner_engine())()
     try:
         yield session
         session.commit()

@@ -10,10 +10,12 @@ from fastapi.testclient import TestClient
 from gridgov.audit.schemas import MAX_LIMIT
 from gridgov.audit.service import record
 from gridgov.main import create_app
-from gridgov.people.auth import current_principal
+from gridgov.people.auth import current_principal, wall_in
 from gridgov.people.models import Role
 from gridgov.storage.db import get_engine, transaction
+from gridgov.storage.session import SessionDep
 from tests.audit.principals import COUNTY_ADMIN, OFFICER, TOWN_SUPERVISOR, TOWN_UNITS, principal
+from tests.databases import app_url
 from tests.factories_geo import GRIDS, TOWNS, VILLAGES
 
 UNITS = [GRIDS[0], GRIDS[3], None, VILLAGES[0], TOWNS[1]]
@@ -34,10 +36,13 @@ def seeded(county_db) -> list[str]:
 @pytest.fixture
 def get_as(county_db, seeded):
     """``get_as(principal, query)``: the response to GET /api/v1/audit?query signed in as ``principal``."""
-    app = create_app(county_db)
+    app = create_app(app_url(county_db))
     with TestClient(app) as client:
         def get(who, query=""):
-            app.dependency_overrides[current_principal] = lambda: who
+            def as_who(session: SessionDep):
+                return wall_in(session, who)
+
+            app.dependency_overrides[current_principal] = as_who
             return client.get(f"/api/v1/audit?{query}")
         yield get
 

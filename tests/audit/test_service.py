@@ -19,7 +19,15 @@ from tests.databases import new_database
 from tests.factories_geo import COUNTY, GRIDS, TOWNS, VILLAGES
 
 
-def test_a_record_reads_back_as_written_with_json_safe_values(session):
+@pytest.fixture
+def imported(session) -> str:
+    """Id of the record the import of the county left: the one committed record of ``county_db``."""
+    [row] = query(session=session, principal=COUNTY_ADMIN)
+    assert (row.action, row.object_type, row.object_id, row.via) == ("import", "dataset", "small_county.gpkg", "cli")
+    return row.id
+
+
+def test_a_record_reads_back_as_written_with_json_safe_values(session, imported):
     boundary = shapely.Polygon([(112.48, 29.28), (112.490000123, 29.28), (112.49, 29.29)])
     row = record(
         session=session, principal=COUNTY_ADMIN, action="assign", object_type="officer_assignment",
@@ -28,7 +36,8 @@ def test_a_record_reads_back_as_written_with_json_safe_values(session):
         after={"at": datetime(2024, 5, 2, 8, 30, tzinfo=UTC), "geom": boundary, "roles": {"b", "a"}},
     )
     session.expunge_all()
-    [read] = query(session=session, principal=COUNTY_ADMIN)
+    read, earlier = query(session=session, principal=COUNTY_ADMIN)
+    assert earlier.id == imported
     assert read is not row and read.id == row.id
     assert (read.county_code, read.actor, read.via, read.action) == (COUNTY, "zhang.admin", "api", "assign")
     assert (read.object_type, read.object_id, read.unit_code) == ("officer_assignment", GRIDS[0], GRIDS[0])
@@ -83,7 +92,7 @@ def test_a_rolled_back_change_leaves_no_record_and_a_committed_one_keeps_its_rec
     with transaction(engine) as session:
         record(session=session, principal=COUNTY_ADMIN, action="create", object_type="user", object_id="kept")
     with session_factory(engine)() as session:
-        assert [r.object_id for r in query(session=session, principal=COUNTY_ADMIN)] == ["kept"]
+        assert [r.object_id for r in query(session=session, principal=COUNTY_ADMIN)] == ["kept", "small_county.gpkg"]
 
 
 def _record_units(session, units) -> list[str]:
@@ -94,20 +103,20 @@ def _record_units(session, units) -> list[str]:
     ]
 
 
-def test_a_town_supervisor_reads_only_records_of_their_jurisdiction(session):
+def test_a_town_supervisor_reads_only_records_of_their_jurisdiction(session, imported):
     ids = _record_units(session, [GRIDS[0], GRIDS[3], VILLAGES[1], None, TOWNS[1], TOWNS[0]])
 
     def seen(who):
         return {r.id for r in query(session=session, principal=who)}
 
-    assert seen(COUNTY_ADMIN) == set(ids)
+    assert seen(COUNTY_ADMIN) == {*ids, imported}
     assert seen(TOWN_SUPERVISOR) == {ids[0], ids[2], ids[5]}
     assert seen(OFFICER) == {ids[0]}
     assert seen(principal("nobody", units=frozenset())) == set()
     assert seen(principal("neighbour", county_code="430922")) == set()
 
 
-def test_records_come_newest_first_in_keyset_pages(session):
+def test_records_come_newest_first_in_keyset_pages(session, imported):
     ids = _record_units(session, [None] * 7)
     pages, before_id = [], None
     while True:
@@ -116,13 +125,13 @@ def test_records_come_newest_first_in_keyset_pages(session):
             break
         pages.append([r.id for r in page])
         before_id = page[-1].id
-    assert [len(p) for p in pages] == [3, 3, 1]
-    assert [i for p in pages for i in p] == ids[::-1]
+    assert [len(p) for p in pages] == [3, 3, 2]
+    assert [i for p in pages for i in p] == [*ids[::-1], imported]
     times = [r.at for r in query(session=session, principal=COUNTY_ADMIN)]
     assert times == sorted(times, reverse=True)
 
 
-def test_filters_combine(session):
+def test_filters_combine(session, imported):
     first = record(session=session, principal=COUNTY_ADMIN, action="create", object_type="user", object_id="u1")
     second = record(session=session, principal=OFFICER, action="disable", object_type="user", object_id="u1")
     third = record(session=session, principal=OFFICER, action="create", object_type="finding", object_id="f1")
@@ -136,7 +145,7 @@ def test_filters_combine(session):
     assert ids(action="create", actor="wang.officer") == [third.id]
     assert ids(object_id="nothing") == []
     assert ids(since=second.at) == [third.id, second.id]
-    assert ids(until=second.at) == [first.id]
+    assert ids(until=second.at) == [first.id, imported]
     assert ids(since=second.at, until=third.at) == [second.id]
     aware = second.at if second.at.tzinfo else second.at.replace(tzinfo=UTC)
     assert ids(since=aware.astimezone(timezone(timedelta(hours=8)))) == [third.id, second.id]

@@ -9,6 +9,7 @@ from fastapi.testclient import TestClient
 from gridgov.config import get_settings
 from gridgov.main import create_app
 from gridgov.people.demo import DEMO_PASSWORD
+from tests.databases import app_url
 from tests.factories_geo import GRIDS, VILLAGES, lattice
 
 
@@ -113,7 +114,7 @@ def test_a_well_formed_datetime_is_accepted(small_client):
 
 def test_the_overview_page_needs_a_signed_in_user(small_county_db):
     # https: the session cookie is Secure outside the demo.
-    with TestClient(create_app(small_county_db), base_url="https://testserver") as client:
+    with TestClient(create_app(app_url(small_county_db)), base_url="https://testserver") as client:
         page = client.get("/", follow_redirects=False)
         assert page.status_code == 303 and page.headers["location"] == "/sign-in"
         signed_in = client.post("/sign-in", data={"username": "admin", "password": DEMO_PASSWORD},

@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 from gridgov.ogc.service import COLLECTIONS
 from gridgov.storage.db import get_engine, transaction
 from tests.conftest import bearer
+from tests.databases import app_url
 
 
 def _free_port() -> int:
@@ -32,7 +33,8 @@ def demo_server(demo_db):
     thread in this process.
     """
     port = _free_port()
-    env = {**os.environ, "GRIDGOV_DATABASE_URL": demo_db}
+    # As in production: the server reads as the app role (walled in on PostGIS), migrates as the owner.
+    env = {**os.environ, "GRIDGOV_DATABASE_URL": app_url(demo_db), "GRIDGOV_DATABASE_OWNER_URL": demo_db}
     server = subprocess.Popen(
         [sys.executable, "-m", "gridgov.cli", "serve", "--port", str(port)],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,

@@ -5,18 +5,17 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
-from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from gridgov.audit.models import AuditRecord
 from gridgov.errors import Conflict, Forbidden, NotFound
-from gridgov.main import create_app
 from gridgov.people import assignments
 from gridgov.people.assignments import UnknownCodes, coverage_problem
-from gridgov.people.auth import current_principal
 from gridgov.people.models import ChiefDomain, OfficerAssignment, Role
 from gridgov.people.principal import Jurisdiction, Principal
 from gridgov.storage.db import get_engine, transaction
+from tests.audit_guard import log_setup
+from tests.clients import client_as
 from tests.conftest import import_dataset
 from tests.databases import new_database
 from tests.factories_geo import COUNTY, GRIDS, TOWNS, VILLAGES
@@ -43,12 +42,6 @@ def county(backend, small_county_gpkg, tmp_path) -> str:
     url = new_database(backend, tmp_path, "people")
     import_dataset(url, small_county_gpkg)
     return url
-
-
-def api(url: str, as_: Principal) -> TestClient:
-    app = create_app(url)
-    app.dependency_overrides[current_principal] = lambda: as_
-    return TestClient(app)
 
 
 def reassign(url, changes, effective, as_=PLANNER):
@@ -101,8 +94,8 @@ def test_history_survives_a_reassignment(county):
     assert (GRIDS[0], START, date(2026, 3, 1), A) in rows(county)
 
 
-def test_history_through_the_api(county):
-    client = api(county, PLANNER)
+def test_history_through_the_client_as(county):
+    client = client_as(county, PLANNER)
     response = client.post("/api/v1/assignments/officers", json={
         "effective": "2026-03-01", "changes": [{"grid_code": GRIDS[0], "officer_code": C}]})
     assert response.status_code == 200, response.text
@@ -129,6 +122,8 @@ def test_overlapping_rows_are_refused(county):
     with transaction(get_engine(county)) as session:
         session.add(OfficerAssignment(county_code=COUNTY, grid_code=GRIDS[3], valid_from=date(2026, 2, 1),
                                       officer_code=C))
+        log_setup(session, county_code=COUNTY, object_type="officer_assignment", object_id=GRIDS[3],
+                  after={"officer_code": C, "valid_from": "2026-02-01"})
     with pytest.raises(Conflict) as refused:
         reassign(county, [(GRIDS[3], A)], date(2026, 3, 1))
     assert [d["code"] for d in refused.value.details] == [GRIDS[3]]
@@ -142,7 +137,7 @@ def test_a_grid_listed_twice_would_have_two_officers(county):
 def test_a_batch_with_one_bad_change_changes_nothing(county):
     reassign(county, [(GRIDS[0], B)], date(2026, 6, 1))
     before, audited = rows(county), len(audit(county))
-    response = api(county, PLANNER).post("/api/v1/assignments/officers", json={
+    response = client_as(county, PLANNER).post("/api/v1/assignments/officers", json={
         "effective": "2026-03-01",
         "changes": [{"grid_code": GRIDS[1], "officer_code": C}, {"grid_code": GRIDS[0], "officer_code": C}]})
     assert response.status_code == 409, response.text
@@ -156,7 +151,7 @@ def test_unknown_codes_are_named(county):
         reassign(county, [(GRIDS[0], "W4309219999"), ("43092110020199", A), (VILLAGES[0], A)], date(2026, 3, 1))
     assert {(d["kind"], d["code"]) for d in refused.value.details} == {
         ("officer", "W4309219999"), ("grid", "43092110020199"), ("grid", VILLAGES[0])}
-    response = api(county, PLANNER).post("/api/v1/assignments/officers", json={
+    response = client_as(county, PLANNER).post("/api/v1/assignments/officers", json={
         "effective": "2026-03-01", "changes": [{"grid_code": GRIDS[0], "officer_code": "W4309219999"}]})
     assert response.status_code == 422 and "W4309219999" in response.json()["description"]
 
@@ -166,7 +161,7 @@ def test_grids_outside_the_jurisdiction_do_not_exist(county):
         reassign(county, [(GRIDS[0], B), (GRIDS[3], A)], date(2026, 3, 1), as_=TOWN_PLANNER)
     with pytest.raises(NotFound):  # an unknown grid looks the same: no leak
         reassign(county, [("43092110020199", A)], date(2026, 3, 1), as_=TOWN_PLANNER)
-    client = api(county, TOWN_PLANNER)
+    client = client_as(county, TOWN_PLANNER)
     assert client.get(f"/api/v1/grids/{GRIDS[3]}/officer", params={"on": "2026-03-01"}).status_code == 404
     assert client.get(f"/api/v1/grids/{GRIDS[2]}/officer", params={"on": "2026-03-01"}).status_code == 200
     assert client.get(f"/api/v1/officers/{C}/grids").status_code == 404  # C holds only grid 4, in town 1
@@ -177,7 +172,7 @@ def test_grids_outside_the_jurisdiction_do_not_exist(county):
 def test_an_officer_may_not_reassign(county):
     with pytest.raises(Forbidden):
         reassign(county, [(GRIDS[0], B)], date(2026, 3, 1), as_=OFFICER)
-    response = api(county, OFFICER).post("/api/v1/assignments/officers", json={
+    response = client_as(county, OFFICER).post("/api/v1/assignments/officers", json={
         "effective": "2026-03-01", "changes": [{"grid_code": GRIDS[0], "officer_code": B}]})
     assert response.status_code == 403
     assert officer_on(county, GRIDS[0], date(2026, 3, 1)) == A
@@ -187,11 +182,14 @@ def test_uncovered_grids_and_filling_a_gap(county):
     with transaction(get_engine(county)) as session:
         session.get(OfficerAssignment, (COUNTY, GRIDS[4], START)).valid_to = date(2026, 5, 1)
         session.get(OfficerAssignment, (COUNTY, GRIDS[2], START)).valid_to = date(2026, 5, 1)
-    client = api(county, PLANNER)
+        for grid in (GRIDS[4], GRIDS[2]):  # a gap the API would refuse to make, made on purpose
+            log_setup(session, county_code=COUNTY, object_type="officer_assignment", object_id=grid,
+                      after={"valid_to": "2026-05-01"})
+    client = client_as(county, PLANNER)
     assert client.get("/api/v1/assignments/uncovered", params={"on": "2026-04-30"}).json()["grid_codes"] == []
     assert client.get("/api/v1/assignments/uncovered", params={"on": "2026-05-01"}).json() == {
         "on": "2026-05-01", "count": 2, "grid_codes": [GRIDS[2], GRIDS[4]]}
-    town = api(county, TOWN_PLANNER).get("/api/v1/assignments/uncovered", params={"on": "2026-05-01"})
+    town = client_as(county, TOWN_PLANNER).get("/api/v1/assignments/uncovered", params={"on": "2026-05-01"})
     assert town.json()["grid_codes"] == [GRIDS[2]]
     reassign(county, [(GRIDS[4], A)], date(2026, 6, 1))
     assert officer_on(county, GRIDS[4], date(2026, 6, 1)) == A
@@ -234,7 +232,7 @@ def test_chiefs_hand_over_one_domain_at_a_time(county):
         result = assignments.assign_chief(session=session, principal=PLANNER, unit_code=VILLAGES[1],
                                           domain=ChiefDomain.FIELD, chief_code=CHIEF_TOWN, effective=date(2026, 4, 1))
     assert result.changed == [f"{VILLAGES[1]}/field"]
-    client = api(county, PLANNER)
+    client = client_as(county, PLANNER)
     march = client.get(f"/api/v1/units/{VILLAGES[1]}/chiefs", params={"on": "2026-03-31"}).json()["chiefs"]
     april = client.get(f"/api/v1/units/{VILLAGES[1]}/chiefs", params={"on": "2026-04-01"}).json()["chiefs"]
     assert [(c["domain"], c["chief_code"], c["level"]) for c in march] == [("field", CHIEF_V2, "village")]

@@ -23,8 +23,9 @@ from gridgov.people.demo import DEMO_PASSWORD, seed_demo_users
 from gridgov.people.models import Role, User
 from gridgov.people.security import TokenKind, decode_token, encode_token, hash_password, verify_password
 from gridgov.storage.db import get_engine, transaction
+from tests.audit_guard import log_setup
 from tests.conftest import import_dataset
-from tests.databases import new_database
+from tests.databases import app_url, new_database
 from tests.factories_geo import COUNTY, GRIDS, TOWNS, VILLAGES
 
 OFFICER = "w4309210001"  # grids GRIDS[0] (village 1) and GRIDS[1] (village 2)
@@ -53,7 +54,7 @@ def county_db(backend, small_county_gpkg, tmp_path_factory) -> str:
 
 
 def app_for(url: str) -> FastAPI:
-    return create_app(url)
+    return create_app(app_url(url))
 
 
 @pytest.fixture
@@ -70,6 +71,7 @@ def add_user(url: str, *, password: str = "correct horse battery", **fields) -> 
            "failed_sign_ins": 0, "locked_until": None, "created_at": datetime.now(UTC)} | fields
     with transaction(get_engine(url)) as session:
         session.execute(insert(User), [row])
+        log_setup(session, county_code=COUNTY, object_type="user", object_id=username, after=fields)
     return username
 
 
@@ -78,6 +80,7 @@ def change_user(url: str, username: str, **fields) -> None:
         user = session.get(User, (COUNTY, username))
         for name, value in fields.items():
             setattr(user, name, value)
+        log_setup(session, county_code=COUNTY, object_type="user", object_id=username, after=fields)
 
 
 def get_user(url: str, username: str) -> User:

@@ -4,21 +4,19 @@ from __future__ import annotations
 
 import pytest
 import typer
-from fastapi.testclient import TestClient
 from sqlalchemy import select
 from typer.testing import CliRunner
 
 from gridgov.audit.models import AuditRecord
 from gridgov.config import get_settings
 from gridgov.errors import Conflict, Forbidden, NotFound
-from gridgov.main import create_app
 from gridgov.people import users
-from gridgov.people.auth import current_principal
 from gridgov.people.cli import users_app
 from gridgov.people.models import Role, RoleGrant, User
 from gridgov.people.principal import Jurisdiction, Principal
 from gridgov.people.security import verify_password
 from gridgov.storage.db import get_engine, transaction
+from tests.clients import client_as
 from tests.conftest import import_dataset
 from tests.databases import new_database
 from tests.factories_geo import COUNTY, GRIDS, TOWNS, VILLAGES
@@ -50,12 +48,6 @@ def county(backend, small_county_gpkg, tmp_path) -> str:
     return url
 
 
-def api(url: str, as_: Principal) -> TestClient:
-    app = create_app(url)
-    app.dependency_overrides[current_principal] = lambda: as_
-    return TestClient(app)
-
-
 def user(url: str, username: str) -> User:
     with transaction(get_engine(url)) as session:
         return session.get(User, (COUNTY, username))
@@ -70,7 +62,7 @@ NEW_USER = {"username": "li.na", "display_name": "李娜", "password": PASSWORD,
 
 
 def test_an_admin_creates_a_user_and_the_hash_stays_inside(county):
-    client = api(county, ADMIN)
+    client = client_as(county, ADMIN)
     response = client.post("/api/v1/users", json=NEW_USER)
     assert response.status_code == 201, response.text
     assert response.json()["grants"] == [] and "password" not in response.text
@@ -87,7 +79,7 @@ def test_an_admin_creates_a_user_and_the_hash_stays_inside(county):
     ("county_code", "110101"), ("token_version", 0), ("password_hash", "x"), ("failed_sign_ins", 0),
 ])
 def test_patch_refuses_fields_it_does_not_own(county, field, value):
-    client = api(county, ADMIN)
+    client = client_as(county, ADMIN)
     response = client.patch("/api/v1/users/chen.admin", json={"display_name": "陈", field: value})
     assert response.status_code == 422, response.text
     assert field in response.text
@@ -96,7 +88,7 @@ def test_patch_refuses_fields_it_does_not_own(county, field, value):
 
 
 def test_disabling_and_new_passwords_end_old_tokens(county):
-    client = api(county, ADMIN)
+    client = client_as(county, ADMIN)
     assert user(county, "chen.admin").token_version == 0
     assert client.patch("/api/v1/users/chen.admin", json={"display_name": "陈静"}).status_code == 200
     assert user(county, "chen.admin").token_version == 0
@@ -115,7 +107,7 @@ def test_disabling_and_new_passwords_end_old_tokens(county):
 
 
 def test_only_admins_manage_users(county):
-    client = api(county, PLANNER)
+    client = client_as(county, PLANNER)
     assert client.post("/api/v1/users", json=NEW_USER).status_code == 403
     assert client.get("/api/v1/users").status_code == 403
     assert client.patch("/api/v1/users/chen.admin", json={"disabled": True}).status_code == 403
@@ -125,7 +117,7 @@ def test_only_admins_manage_users(county):
 
 
 def test_grants_take_granted_roles_only(county):
-    client = api(county, ADMIN)
+    client = client_as(county, ADMIN)
     client.post("/api/v1/users", json=NEW_USER)
     for role in ("officer", "chief", "root"):
         response = client.post("/api/v1/users/li.na/grants", json={"role": role, "unit_code": TOWNS[0]})
@@ -142,7 +134,7 @@ def test_grants_take_granted_roles_only(county):
 
 
 def test_a_town_admin_acts_only_inside_the_town(county):
-    client = api(county, TOWN_ADMIN)
+    client = client_as(county, TOWN_ADMIN)
     assert client.post("/api/v1/users", json=NEW_USER).status_code == 201  # officer of grids 0 and 1, both in town 0
     assert client.post("/api/v1/users/li.na/grants", json={"role": "admin", "unit_code": COUNTY}).status_code == 403
     assert client.post("/api/v1/users/li.na/grants",
