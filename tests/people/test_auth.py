@@ -14,8 +14,9 @@ import pytest
 from fastapi import Depends, FastAPI
 from fastapi.testclient import TestClient
 from pwdlib.hashers.argon2 import Argon2Hasher
-from sqlalchemy import insert
+from sqlalchemy import insert, select
 
+from gridgov.audit.models import AuditRecord
 from gridgov.config import PLACEHOLDER_SECRET, InsecureSettings, Settings, get_settings
 from gridgov.main import create_app
 from gridgov.people.auth import TooManyRequests, Unauthorized, authenticate, require
@@ -228,6 +229,20 @@ def test_failures_below_the_limit_do_not_lock_and_success_resets_them(client, co
     assert get_user(county_db, username).failed_sign_ins == get_settings().sign_in_max_failures - 1
     token_for(client, username, "correct horse battery")
     assert get_user(county_db, username).failed_sign_ins == 0
+
+
+def test_sign_ins_and_failures_are_in_the_audit_log(client, county_db):
+    username = add_user(county_db)
+    client.post("/api/v1/auth/token", data={"username": username, "password": "wrong"})
+    client.post("/api/v1/auth/token", data={"username": "nobody.at.all", "password": "wrong"})
+    token_for(client, username, "correct horse battery")
+    with transaction(get_engine(county_db)) as session:
+        rows = session.scalars(select(AuditRecord).where(AuditRecord.object_id.in_([username, "nobody.at.all"]))
+                               .order_by(AuditRecord.id)).all()
+    assert [(r.actor, r.action, r.object_type) for r in rows] == [
+        ("test:fixture", "test_setup", "user"), (username, "sign_in_failed", "user"), (username, "sign_in", "user"),
+    ]
+    assert rows[1].after == {"failed_sign_ins": 1, "locked_until": None}
 
 
 # Tokens that must not work.
