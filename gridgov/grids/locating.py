@@ -10,9 +10,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from gridgov.geo.locate import Locator
-from gridgov.grids.models import Level, Unit
+from gridgov.grids.models import micro_grid_partition
 from gridgov.grids.scope import Jurisdiction
 from gridgov.grids.service import micro_grid_lineage
+from gridgov.storage import walls
 
 _cache: dict[tuple[str, str], tuple[tuple, Locator]] = {}
 _lock = threading.Lock()
@@ -20,11 +21,12 @@ _lock = threading.Lock()
 
 def _fingerprint(session: Session, county_code: str) -> tuple:
     """Changes whenever the micro-grid layer changes (count, total area, code range)."""
+    walls.for_county(session, county_code)
+    part = micro_grid_partition.c
     return tuple(
         session.execute(
-            select(func.count(), func.sum(Unit.area_m2), func.min(Unit.code), func.max(Unit.code)).where(
-                Unit.county_code == county_code, Unit.level == Level.MICRO_GRID.value
-            )
+            select(func.count(), func.sum(part.area_m2), func.min(part.code), func.max(part.code))
+            .where(part.county_code == county_code)
         ).one()
     )
 

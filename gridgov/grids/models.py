@@ -109,6 +109,20 @@ unit_tree = Table(
 """The administrative tree without geometry, readable before a jurisdiction is known (signing in works
 one out from it); on PostgreSQL it shows the request's county only."""
 
+micro_grid_partition = Table(
+    "micro_grid_partition",
+    MetaData(),  # a view (migration 0004)
+    Column("county_code", String(12), primary_key=True),
+    Column("code", String(32), primary_key=True),
+    Column("name", String(200)),
+    Column("parent_code", String(32)),
+    Column("area_m2", Float),
+    Column("geom", GeometryColumn("MULTIPOLYGON")),
+)
+"""The county's micro-grids with their shapes, for any request of the county: a point is located in
+the whole partition (a finding just across an officer's border still gets its grid), never in the part
+the caller may see; what the caller is told is narrowed afterwards."""
+
 
 class Resource(Base):
     """A feature of a resource layer: a river reach, forest patch or farmland parcel, in one village."""

@@ -16,9 +16,10 @@ from sqlalchemy.orm import Session
 from gridgov.errors import Conflict, InvalidDataset, NotFound
 from gridgov.geo.crs import DEFAULT_METRIC_EPSG, STORAGE_EPSG, to_metric
 from gridgov.grids.layers import LAYER_OF_LEVEL, RESOURCE_LAYERS, UNIT_LAYERS
-from gridgov.grids.models import County, Level, Resource, ResourceKind, Unit
+from gridgov.grids.models import County, Level, Resource, ResourceKind, Unit, micro_grid_partition, unit_tree
 from gridgov.grids.scope import Jurisdiction
 from gridgov.people.models import ChiefAssignment, OfficerAssignment, Person
+from gridgov.storage import walls
 
 Progress = Callable[[str, int], None]
 """Called as ``progress(step, n_rows)`` after each stored batch (the CLI draws a bar)."""
@@ -312,13 +313,22 @@ def units_frame(*, session: Session, county_code: str, level: Level) -> gpd.GeoD
 
 
 def micro_grid_lineage(*, session: Session, county_code: str) -> gpd.GeoDataFrame:
-    """Micro-grids with the codes of their grid, village and town: what the locator is built from."""
-    micro = units_frame(session=session, county_code=county_code, level=Level.MICRO_GRID)
+    """Micro-grids with the codes of their grid, village and town: what the locator is built from.
+
+    Read from the county-wide views (``micro_grid_partition``, ``unit_tree``), not from ``units``, which
+    row-level security narrows to the caller's jurisdiction on PostgreSQL.
+    """
+    walls.for_county(session, county_code)  # the views show the county of the transaction (PostgreSQL)
+    part, tree = micro_grid_partition.c, unit_tree.c
+    micro = _frame(
+        session,
+        select(part.code, part.name, part.parent_code, part.geom)
+        .where(part.county_code == county_code).order_by(part.code),
+    )
     parent_of = dict(
         session.execute(
-            select(Unit.code, Unit.parent_code).where(
-                Unit.county_code == county_code,
-                Unit.level.in_([Level.GRID.value, Level.VILLAGE.value]),
+            select(tree.code, tree.parent_code).where(
+                tree.county_code == county_code, tree.level.in_([Level.GRID.value, Level.VILLAGE.value]),
             )
         ).all()
     )

@@ -327,7 +327,8 @@ def wall_in(session: Session, principal: Principal) -> Principal:
     """Set the database's row-level security to ``principal``'s jurisdiction for this transaction."""
     scope = principal.jurisdiction
     walls.for_jurisdiction(
-        session, county_code=scope.county_code, county_wide=scope.county_wide, units=scope.units,
+        session, county_code=scope.county_code, username=principal.username, county_wide=scope.county_wide,
+        units=scope.units,
         resource_villages=scope.resource_villages, resource_kinds=ResourceKind,
     )
     return principal

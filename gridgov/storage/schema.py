@@ -1,6 +1,15 @@
 """Every model, imported in one place so that Alembic and the test suite see the whole schema."""
 
 from gridgov.audit.models import AuditRecord  # noqa: F401
+from gridgov.findings.models import Finding, FindingCategory, FindingPhoto  # noqa: F401
 from gridgov.grids.models import County, Resource, Unit  # noqa: F401
+from gridgov.patrols.models import (  # noqa: F401
+    ChecklistItem,
+    Patrol,
+    PatrolCheck,
+    PatrolRule,
+    TrackBatch,
+    TrackFix,
+)
 from gridgov.people.models import ChiefAssignment, OfficerAssignment, Person, RoleGrant, User  # noqa: F401
 from gridgov.storage.db import Base  # noqa: F401

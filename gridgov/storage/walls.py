@@ -47,16 +47,19 @@ def for_jurisdiction(
     session: Session,
     *,
     county_code: str,
+    username: str,
     county_wide: bool,
     units: Iterable[str] = (),
     resource_villages: Mapping[str, Iterable[str]] | None = None,
     resource_kinds: Iterable[str] = (),
 ) -> None:
-    """Let this transaction see the units, resources (per kind, by village) and audit records in scope."""
+    """Let this transaction see the units, resources (per kind, by village) and audit records in scope,
+    plus what ``username`` made themselves (a patrol or finding that lies outside their area)."""
     villages = resource_villages or {}
     settings = {
         "gridgov.county": county_code,
         "gridgov.sign_in": "",
+        "gridgov.username": username,
         "gridgov.county_wide": "on" if county_wide else "off",
         "gridgov.units": ",".join(sorted(units)),
     }
