@@ -57,8 +57,10 @@ def _fail(error: GridGovError) -> None:
 
 def _import(path: Path, *, layer: str | None = None, crs: str | None = None, gcj02: bool = False) -> None:
     """Migrate, then validate and import a dataset in one transaction, drawing progress."""
+    from gridgov.findings.taxonomy import seed_county_defaults
     from gridgov.grids.checks import format_defects
     from gridgov.grids.importing import check_path, store_checked
+    from gridgov.people.principal import cli_principal
 
     engine = owner_engine()
     upgrade(engine)
@@ -78,6 +80,7 @@ def _import(path: Path, *, layer: str | None = None, crs: str | None = None, gcj
                 session=session, layers=layers, source=path.name,
                 progress=lambda step, n: progress.advance(store, n),
             )
+            seed_county_defaults(session=session, principal=cli_principal(session=session))
     table = Table(title=f"Imported into county {summary.county_code}")
     table.add_column("layer")
     table.add_column("features", justify="right")

@@ -51,6 +51,15 @@ class Settings(BaseSettings):
     sign_in_max_failures: int = Field(default=5, ge=1, description="Failed sign-ins in a row before a lock.")
     sign_in_lock_minutes: int = Field(default=15, ge=1, description="How long an account stays locked.")
 
+    photo_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1, description="Largest photo accepted, in bytes.")
+    photo_root: Path = Field(default=REPO_ROOT / "var" / "photos", description="Folder photos are stored in.")
+    batch_max_items: int = Field(default=10_000, ge=1, description="Most findings or fixes in one batch request.")
+    track_max_fixes: int = Field(default=50_000, ge=2, description="Most GPS fixes in one patrol (413 beyond).")
+    river_coverage_m: float = Field(default=50.0, gt=0, description="A river counts as patrolled this close.")
+    area_coverage_m: float = Field(default=100.0, gt=0, description="Forest or farmland counts as covered this close.")
+    max_speed_kmh: float = Field(default=120.0, gt=0, description="Faster between two fixes is flagged.")
+    max_outside_m: float = Field(default=500.0, gt=0, description="A fix farther outside the grid is flagged.")
+
     @model_validator(mode="after")
     def _demo_defaults(self) -> "Settings":
         # The demo serves http://127.0.0.1, where a Secure cookie would never come back; and a secret

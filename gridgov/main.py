@@ -10,6 +10,7 @@ from gridgov import __version__
 from gridgov.audit.router import router as audit_router
 from gridgov.config import get_settings
 from gridgov.errors import GridGovError
+from gridgov.findings.router import router as findings_router
 from gridgov.grids.router import router as grids_router
 from gridgov.maps.router import router as maps_router
 from gridgov.ogc.router import router as ogc_router
@@ -31,6 +32,7 @@ def create_app(database_url: str | None = None) -> FastAPI:
     app.include_router(people_admin_router)
     app.include_router(audit_router)
     app.include_router(grids_router)
+    app.include_router(findings_router)
     app.include_router(ogc_router)
     app.include_router(maps_router)
 

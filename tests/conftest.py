@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,8 @@ from tests.databases import POSTGIS_URL, app_url, new_database
 
 # A real secret for the suite: the app refuses the placeholder outside the demo.
 os.environ.setdefault("GRIDGOV_SECRET_KEY", secrets.token_urlsafe(48))
+# Photos the suite uploads go to a folder of this run, never into the checkout.
+os.environ.setdefault("GRIDGOV_PHOTO_ROOT", tempfile.mkdtemp(prefix="gridgov-photos-"))
 get_settings.cache_clear()
 
 audit_guard.install()
@@ -49,12 +52,18 @@ def empty_db(backend, tmp_path) -> str:
     return new_database(backend, tmp_path, "empty")
 
 
-def import_dataset(url: str, path: Path, **read_kwargs) -> None:
-    """Read, validate and import a dataset the way `gridgov import` does (fails on any defect)."""
+def import_dataset(url: str, path: Path, *, defaults: bool = True, **read_kwargs) -> None:
+    """Read, validate and import a dataset the way `gridgov import` does (fails on any defect), with the
+    county's default checklists, patrol rules and finding categories unless ``defaults`` is False (tests
+    of the audit log itself want the import's record alone)."""
+    from gridgov.findings.taxonomy import seed_county_defaults
     from gridgov.grids.importing import import_path
+    from gridgov.people.principal import cli_principal
 
     with transaction(get_engine(url)) as session:
         import_path(session=session, path=path, **read_kwargs)
+        if defaults:
+            seed_county_defaults(session=session, principal=cli_principal(session=session))
 
 
 def seed_users(url: str) -> None:

@@ -11,12 +11,15 @@ G2); town 430921101 holds village 430921101201 (grids G3, G4). "Other" objects l
 
 from __future__ import annotations
 
+import io
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 
 import pytest
 from fastapi.testclient import TestClient
+from PIL import Image
 from sqlalchemy import func, select
 
 from gridgov.audit.models import AuditRecord
@@ -79,6 +82,7 @@ def county(backend, small_county_gpkg, tmp_path_factory) -> str:
             users.create_user(session=session, principal=operator, username=username, display_name=username,
                               password=DEMO_PASSWORD)
             users.grant_role(session=session, principal=operator, username=username, role=role, unit_code=OWN_TOWN)
+    store_findings(url)
     return url
 
 
@@ -340,6 +344,130 @@ def assign_chief(client, actor, url):
     assert theirs.status_code == (422 if expected == 200 else expected), theirs.text
 
 
+# Findings stored by the county's operator: two in the own town (a forest one in the officer's village,
+# a field one in the village field chief's), one about the river in the other town.
+FINDINGS = {
+    "own_forest": ("0e4a4d3c-0000-4000-8000-000000000001", "forest_fire_hazard", lattice(0.5, 0.5)),
+    "own_field": ("0e4a4d3c-0000-4000-8000-000000000002", "field_straw_burning", lattice(0.5, 2.5)),
+    "other_river": ("0e4a4d3c-0000-4000-8000-000000000003", "river_garbage", lattice(3.5, 1.0)),
+}
+TOWN_FINDINGS = {"own_forest", "own_field"}
+SEES_FINDING = {
+    "anonymous": set(), "officer": TOWN_FINDINGS, "village field chief": {"own_field"},
+    "town forest chief": {"own_forest"}, "county river chief": {"other_river"},
+    "town supervisor": TOWN_FINDINGS, "town planner": TOWN_FINDINGS, "town admin": TOWN_FINDINGS,
+    "supervisor": set(FINDINGS), "planner": set(FINDINGS), "admin": set(FINDINGS),
+}
+REPORTERS = {"officer", "chief", "supervisor", "admin"}
+def _png() -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (4, 4), (30, 120, 60)).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+PNG = _png()
+
+
+def store_findings(url: str) -> None:
+    from gridgov.findings.schemas import FindingIn
+    from gridgov.findings.service import submit_findings
+
+    with transaction(get_engine(url)) as session:
+        submit_findings(session=session, principal=cli_principal(session=session), items=[
+            FindingIn(id=fid, category_code=category, lon=lon, lat=lat, observed_at="2026-01-05T09:00:00+08:00")
+            for fid, category, (lon, lat) in FINDINGS.values()
+        ])
+
+
+def _finding_status(actor: Actor, key: str) -> int:
+    if actor.username is None:
+        return 401
+    return 200 if key in SEES_FINDING[actor.name] else 404
+
+
+def findings_list(client, actor, url):
+    response = client.get("/api/v1/findings?limit=10000")
+    if actor.username is None:
+        assert response.status_code == 401
+        return
+    ids = {item["id"] for item in response.json()["items"]}
+    known = {FINDINGS[key][0]: key for key in FINDINGS}
+    assert {known[i] for i in ids if i in known} == SEES_FINDING[actor.name]
+    geojson = client.get("/api/v1/findings?f=geojson&limit=10000").json()
+    assert {f["id"] for f in geojson["features"]} == ids
+
+
+def finding_get(client, actor, url):
+    for key, (fid, _category, _point) in FINDINGS.items():
+        assert client.get(f"/api/v1/findings/{fid}").status_code == _finding_status(actor, key), key
+
+
+def finding_photos(client, actor, url):
+    for key, (fid, _category, _point) in FINDINGS.items():
+        assert client.get(f"/api/v1/findings/{fid}/photos").status_code == _finding_status(actor, key), key
+
+
+def _report_status(actor: Actor, *, own: bool) -> int:
+    expected = status_for(actor, REPORTERS, own=own)
+    return {200: 201, 404: 422}.get(expected, expected)  # a point outside one's area is bad input, not a lookup
+
+
+def finding_post(client, actor, url):
+    from gridgov.findings.models import Finding
+
+    for point, own in ((actor.own_point, True), (lattice(3.5, 1.0), False)):
+        before = _count(url, Finding)
+        response = client.post("/api/v1/findings", json={
+            "id": str(uuid.uuid4()), "category_code": "river_garbage", "lon": point[0], "lat": point[1],
+            "observed_at": "2026-01-06T10:00:00+08:00"})
+        assert response.status_code == _report_status(actor, own=own), response.text
+        assert _count(url, Finding) == before + (response.status_code == 201)
+
+
+def finding_batch(client, actor, url):
+    from gridgov.findings.models import Finding
+
+    before = _count(url, Finding)
+    items = [{"id": str(uuid.uuid4()), "category_code": "field_abandonment", "lon": lon, "lat": lat,
+              "observed_at": "2026-01-07T10:00:00+08:00"} for lon, lat in (actor.own_point, lattice(3.6, 1.2))]
+    response = client.post("/api/v1/findings/batch", json={"items": items})
+    assert response.status_code == _report_status(actor, own=False), response.text
+    if response.status_code == 422:
+        assert [d["index"] for d in response.json()["details"]] == [1]
+    assert _count(url, Finding) == before + (2 if response.status_code == 201 else 0)
+
+
+def photo_post(client, actor, url):
+    for key, (fid, _category, _point) in FINDINGS.items():
+        response = client.post(f"/api/v1/findings/{fid}/photos", content=PNG, headers={"Content-Type": "image/png"})
+        expected = _finding_status(actor, key)
+        if expected == 200:
+            expected = 201 if actor.roles & REPORTERS else 403
+        elif expected == 404 and not actor.roles & REPORTERS:
+            expected = 403
+        assert response.status_code == expected, (key, response.text)
+
+
+def photo_get(client, actor, url):
+    import hashlib
+
+    sha = hashlib.sha256(PNG).hexdigest()
+    for key, (fid, _category, _point) in FINDINGS.items():
+        response = client.get(f"/api/v1/findings/{fid}/photos/{sha}")
+        if response.status_code == 200:
+            assert response.content == PNG and key in SEES_FINDING[actor.name]
+        else:
+            assert response.status_code in (401, 404), response.text
+            assert key not in SEES_FINDING[actor.name] or response.json()["code"] == "photo_not_found"
+
+
+def categories_list(client, actor, url):
+    response = client.get("/api/v1/findings/categories")
+    assert response.status_code == (200 if actor.username else 401)
+    if actor.username:
+        assert len(response.json()) == 14
+
+
 RULES: dict[tuple[str, str], Probe] = {
     ("GET", "/openapi.json"): public("GET", "/openapi.json"),
     ("GET", "/docs"): public("GET", "/docs"),
@@ -380,6 +508,14 @@ RULES: dict[tuple[str, str], Probe] = {
     ("DELETE", "/api/v1/users/{username}/grants/{role}/{unit_code}"): grant_delete,
     ("POST", "/api/v1/assignments/officers"): reassign,
     ("POST", "/api/v1/assignments/chiefs"): assign_chief,
+    ("GET", "/api/v1/findings/categories"): categories_list,
+    ("GET", "/api/v1/findings"): findings_list,
+    ("POST", "/api/v1/findings"): finding_post,
+    ("POST", "/api/v1/findings/batch"): finding_batch,
+    ("GET", "/api/v1/findings/{finding_id}"): finding_get,
+    ("GET", "/api/v1/findings/{finding_id}/photos"): finding_photos,
+    ("POST", "/api/v1/findings/{finding_id}/photos"): photo_post,
+    ("GET", "/api/v1/findings/{finding_id}/photos/{sha256}"): photo_get,
 }
 
 

@@ -13,7 +13,7 @@ from tests.databases import new_database
 def county_db(backend, small_county_gpkg, tmp_path_factory) -> str:
     """URL of a new database holding the small county, for this module's audit records alone."""
     url = new_database(backend, tmp_path_factory.mktemp("audit"), "audit")
-    import_dataset(url, small_county_gpkg)
+    import_dataset(url, small_county_gpkg, defaults=False)
     return url
 
 

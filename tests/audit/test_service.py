@@ -74,13 +74,13 @@ def test_ids_are_unique_and_sort_by_time_even_within_one_millisecond():
 def test_the_service_offers_no_way_to_change_or_remove_a_record():
     public = {name for name, value in vars(audit_service).items() if not name.startswith("_")
               and callable(value) and getattr(value, "__module__", None) == audit_service.__name__}
-    assert public == {"new_id", "json_safe", "snapshot", "record", "query"}
+    assert public == {"new_id", "json_safe", "snapshot", "record", "record_many", "query"}
 
 
 @pytest.fixture
 def fresh_county(backend, small_county_gpkg, tmp_path) -> str:
     url = new_database(backend, tmp_path, "audit_tx")
-    import_dataset(url, small_county_gpkg)
+    import_dataset(url, small_county_gpkg, defaults=False)
     return url
 
 
