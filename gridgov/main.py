@@ -14,6 +14,7 @@ from gridgov.findings.router import router as findings_router
 from gridgov.grids.router import router as grids_router
 from gridgov.maps.router import router as maps_router
 from gridgov.ogc.router import router as ogc_router
+from gridgov.patrols.router import router as patrols_router
 from gridgov.people.admin_router import router as people_admin_router
 from gridgov.people.auth_router import router as auth_router
 from gridgov.storage.db import get_engine
@@ -32,6 +33,7 @@ def create_app(database_url: str | None = None) -> FastAPI:
     app.include_router(people_admin_router)
     app.include_router(audit_router)
     app.include_router(grids_router)
+    app.include_router(patrols_router)
     app.include_router(findings_router)
     app.include_router(ogc_router)
     app.include_router(maps_router)

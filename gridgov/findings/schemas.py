@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from enum import StrEnum
 from typing import Annotated
 from uuid import UUID
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from gridgov.api_types import UtcDateTime
 from gridgov.findings.models import Severity
 from gridgov.grids.schemas import Latitude, Longitude
 
@@ -50,7 +50,7 @@ class PhotoRead(BaseModel):
     width: int
     height: int
     size_bytes: int
-    taken_at: datetime | None
+    taken_at: UtcDateTime | None
     flags: list[str]
     href: str
 
@@ -62,8 +62,8 @@ class FindingRead(BaseModel):
     severity: str
     description: str
     status: str
-    observed_at: datetime
-    received_at: datetime
+    observed_at: UtcDateTime
+    received_at: UtcDateTime
     reporter: str
     patrol_id: str | None
     lon: float

@@ -20,6 +20,7 @@ from sqlalchemy import and_, false, func, insert, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from gridgov.api_types import as_utc
 from gridgov.audit.service import record, record_many
 from gridgov.errors import Conflict, Forbidden, GridGovError, NotFound
 from gridgov.findings.duplicates import nearest_open
@@ -253,7 +254,7 @@ def _new_rows(session: Session, principal: Principal, items: list[FindingIn], ha
         rows.append({
             "county_code": county, "id": str(item.id), "domain": domain, "category_code": item.category_code,
             "severity": item.severity.value, "description": item.description, "status": "reported",
-            "observed_at": item.observed_at, "received_at": now, "reporter": principal.username,
+            "observed_at": item.observed_at.astimezone(UTC), "received_at": now, "reporter": principal.username,
             "patrol_id": str(item.patrol_id) if item.patrol_id else None, "geom": shapely.Point(lon[k], lat[k]),
             "lon": float(lon[k]), "lat": float(lat[k]), "gcj02_input": item.crs is InputCrs.GCJ02, **codes,
             "chiefs": answerable, "duplicate_of": duplicate_of,
@@ -305,8 +306,8 @@ def attach_photo(
     if existing is not None:
         return existing
     key = store.put(data, info)
-    observed = finding.observed_at if finding.observed_at.tzinfo else finding.observed_at.replace(tzinfo=UTC)
-    mismatches = exif_mismatch(info, finding_time=observed, finding_lon=finding.lon, finding_lat=finding.lat)
+    mismatches = exif_mismatch(info, finding_time=as_utc(finding.observed_at), finding_lon=finding.lon,
+                               finding_lat=finding.lat)
     photo = FindingPhoto(
         county_code=finding.county_code, finding_id=finding.id, sha256=info.sha256, storage_key=key,
         media_type=info.mime_type, width=info.width, height=info.height, size_bytes=info.byte_size,

@@ -294,6 +294,7 @@ def validate_fixes(
     *,
     max_fixes: int,
     county_bbox: tuple[float, float, float, float] | None = None,
+    min_fixes: int = 2,
 ) -> None:
     """Refuse a track that cannot be stored; return None when it can.
 
@@ -302,6 +303,8 @@ def validate_fixes(
     fixes : Fixes
     max_fixes : int
         The most fixes one track may hold.
+    min_fixes : int
+        The fewest: 2 for a whole track, 1 for one live batch of a track still being walked.
     county_bbox : (min_lon, min_lat, max_lon, max_lat), optional
         CGCS2000 degrees every fix must lie within. Pass the county's bounds already padded (say by a
         kilometre, measured in the metric CRS): a fix a few metres over the border is GPS error and
@@ -325,8 +328,8 @@ def validate_fixes(
     n = len(fixes)
     if n > max_fixes:
         raise TrackTooLarge(f"the track has {n:,} fixes; the limit is {max_fixes:,} fixes per track")
-    if n < 2:
-        raise InvalidDataset(f"a track needs at least 2 fixes; this one has {n}")
+    if n < min_fixes:
+        raise InvalidDataset(f"a track needs at least {min_fixes} fixes; this one has {n}")
     lon, lat = fixes.lon, fixes.lat
     if (bad := np.flatnonzero((np.abs(lon) > 180) | (np.abs(lat) > 90))).size:
         i = bad[0]
