@@ -15,7 +15,7 @@ import io
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
@@ -83,6 +83,7 @@ def county(backend, small_county_gpkg, tmp_path_factory) -> str:
                               password=DEMO_PASSWORD)
             users.grant_role(session=session, principal=operator, username=username, role=role, unit_code=OWN_TOWN)
     store_findings(url)
+    store_patrols(url)
     return url
 
 
@@ -296,6 +297,10 @@ def grant_post(client, actor, url):
         expected = 403
     assert response.status_code == (201 if expected == 200 else expected), response.text
     assert _count(url, RoleGrant) == before + (1 if response.status_code == 201 else 0)
+    if response.status_code == 201:  # take it back, so later probes see the officer as an officer only
+        with transaction(get_engine(url)) as session:
+            users.revoke_role(session=session, principal=cli_principal(session=session), username="w4309210001",
+                              role="supervisor", unit_code=OTHER_TOWN)
 
 
 def grant_delete(client, actor, url):
@@ -468,6 +473,116 @@ def categories_list(client, actor, url):
         assert len(response.json()) == 14
 
 
+# Patrols stored by the officers: one on the officer's grid in the own town, one in the other town.
+PATROLS = {"own": ("0e4a4d3c-0000-4000-8000-0000000000a1", "w4309210001", GRIDS[0]),
+           "other": ("0e4a4d3c-0000-4000-8000-0000000000a2", "w4309210003", GRIDS[4])}
+SEES_OWN_PATROL = {"officer", "town forest chief", "county river chief", "town supervisor", "town planner",
+                   "town admin", "supervisor", "planner", "admin"}
+
+
+def store_patrols(url: str) -> None:
+    from gridgov.patrols.service import start_patrol
+    from gridgov.people.auth import resolve_principal
+
+    started = datetime.now(UTC) - timedelta(hours=2)
+    for patrol_id, username, grid in PATROLS.values():
+        with transaction(get_engine(url)) as session:
+            user = session.scalars(select(User).where(User.username == username)).one()
+            start_patrol(session=session, principal=resolve_principal(session=session, user=user),
+                         patrol_id=patrol_id, grid_code=grid, started_at=started)
+
+
+def _patrol_status(actor: Actor, key: str) -> int:
+    if actor.username is None:
+        return 401
+    return 200 if actor.county_wide or (key == "own" and actor.name in SEES_OWN_PATROL) else 404
+
+
+def patrol_get(client, actor, url):
+    for key, (patrol_id, _username, _grid) in PATROLS.items():
+        assert client.get(f"/api/v1/patrols/{patrol_id}").status_code == _patrol_status(actor, key), key
+
+
+def patrols_list(client, actor, url):
+    response = client.get("/api/v1/patrols?limit=10000")
+    if actor.username is None:
+        assert response.status_code == 401
+        return
+    ids = {item["id"] for item in response.json()["items"]}
+    for key, (patrol_id, _username, _grid) in PATROLS.items():
+        assert (patrol_id in ids) == (_patrol_status(actor, key) == 200), key
+
+
+def compliance_get(client, actor, url):
+    response = client.get("/api/v1/patrols/compliance")
+    if actor.username is None:
+        assert response.status_code == 401
+        return
+    grids = {g["grid_code"] for g in response.json()["grids"]}
+    assert actor.own_grid in grids and (OTHER_GRID in grids) == actor.county_wide
+
+
+def patrol_start(client, actor, url):
+    from gridgov.patrols.models import Patrol
+
+    for grid, own in ((actor.own_grid, True), (OTHER_GRID, False)):
+        before = _count(url, Patrol)
+        response = client.post("/api/v1/patrols", json={
+            "id": str(uuid.uuid4()), "grid_code": grid, "started_at": datetime.now(UTC).isoformat()})
+        expected = status_for(actor, {"officer"}, own=own)
+        assert response.status_code == {200: 201}.get(expected, expected), response.text
+        assert _count(url, Patrol) == before + (response.status_code == 201)
+
+
+GPX = """<?xml version="1.0"?><gpx version="1.1" creator="test" xmlns="http://www.topografix.com/GPX/1/1"><trk><trkseg>
+<trkpt lat="{0[1]}" lon="{0[0]}"><time>2026-01-05T01:00:00Z</time></trkpt>
+<trkpt lat="{1[1]}" lon="{1[0]}"><time>2026-01-05T01:10:00Z</time></trkpt></trkseg></trk></gpx>"""
+
+
+def patrol_upload(client, actor, url):
+    from gridgov.patrols.models import Patrol
+
+    before = _count(url, Patrol)
+    gpx = GPX.format(lattice(0.3, 0.3), lattice(0.6, 0.6))
+    response = client.post("/api/v1/patrols/upload", data={"grid_code": actor.own_grid, "id": str(uuid.uuid4())},
+                           files={"file": ("walk.gpx", gpx.encode(), "application/gpx+xml")})
+    expected = status_for(actor, {"officer"}, own=True)
+    assert response.status_code == {200: 201}.get(expected, expected), response.text
+    assert _count(url, Patrol) == before + (response.status_code == 201)
+
+
+def _own_patrol_write(actor: Actor, key: str) -> int:
+    """Only the officer who walks a patrol adds to it: others who see it get 403, the rest 404."""
+    status = _patrol_status(actor, key)
+    if status == 200 and not (key == "own" and actor.username == "w4309210001"):
+        return 403
+    return status
+
+
+def patrol_fixes(client, actor, url):
+    point = lattice(0.4, 0.4)
+    for key, (patrol_id, _username, _grid) in PATROLS.items():
+        response = client.post(f"/api/v1/patrols/{patrol_id}/fixes", json={"id": str(uuid.uuid4()), "fixes": [
+            {"lon": point[0], "lat": point[1], "time": (datetime.now(UTC) - timedelta(hours=1)).isoformat()}]})
+        expected = _own_patrol_write(actor, key)
+        assert response.status_code == {200: 201}.get(expected, expected), (key, response.text)
+
+
+def patrol_checks(client, actor, url):
+    for key, (patrol_id, _username, _grid) in PATROLS.items():
+        response = client.put(f"/api/v1/patrols/{patrol_id}/checks",
+                              json={"answers": [{"item_code": "F01", "answer": "ok"}]})
+        assert response.status_code == _own_patrol_write(actor, key), (key, response.text)
+
+
+def patrol_end(client, actor, url):
+    ended = (datetime.now(UTC) - timedelta(minutes=30)).replace(microsecond=0).isoformat()
+    for key, (patrol_id, _username, _grid) in PATROLS.items():
+        response = client.post(f"/api/v1/patrols/{patrol_id}/end", json={"ended_at": ended})
+        expected = _own_patrol_write(actor, key)
+        assert response.status_code in ({200, 409} if expected == 200 else {expected}), (key, response.text)
+
+
 RULES: dict[tuple[str, str], Probe] = {
     ("GET", "/openapi.json"): public("GET", "/openapi.json"),
     ("GET", "/docs"): public("GET", "/docs"),
@@ -508,6 +623,14 @@ RULES: dict[tuple[str, str], Probe] = {
     ("DELETE", "/api/v1/users/{username}/grants/{role}/{unit_code}"): grant_delete,
     ("POST", "/api/v1/assignments/officers"): reassign,
     ("POST", "/api/v1/assignments/chiefs"): assign_chief,
+    ("GET", "/api/v1/patrols"): patrols_list,
+    ("POST", "/api/v1/patrols"): patrol_start,
+    ("GET", "/api/v1/patrols/compliance"): compliance_get,
+    ("POST", "/api/v1/patrols/upload"): patrol_upload,
+    ("GET", "/api/v1/patrols/{patrol_id}"): patrol_get,
+    ("POST", "/api/v1/patrols/{patrol_id}/fixes"): patrol_fixes,
+    ("PUT", "/api/v1/patrols/{patrol_id}/checks"): patrol_checks,
+    ("POST", "/api/v1/patrols/{patrol_id}/end"): patrol_end,
     ("GET", "/api/v1/findings/categories"): categories_list,
     ("GET", "/api/v1/findings"): findings_list,
     ("POST", "/api/v1/findings"): finding_post,

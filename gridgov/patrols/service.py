@@ -24,7 +24,6 @@ from gridgov.geo.coverage import coverage
 from gridgov.geo.crs import to_metric
 from gridgov.grids.locating import locator_for
 from gridgov.grids.models import County, Level, ResourceKind, Unit
-from gridgov.grids.service import county_boundary
 from gridgov.patrols.checklists import DOMAIN_OF_RESOURCE, grid_resources, items_for
 from gridgov.patrols.models import ChecklistItem, Patrol, PatrolCheck, PatrolRule, PatrolStatus, TrackBatch, TrackFix
 from gridgov.patrols.tracks import Fixes, TrackTooLarge, flag_track, metric_xy, track_metrics, validate_fixes
@@ -162,7 +161,8 @@ def _number(value) -> float | None:
 
 
 def _county_bbox(session: Session, county_code: str) -> tuple[float, float, float, float]:
-    x0, y0, x1, y1 = county_boundary(session=session, county_code=county_code).bounds
+    # From the county-wide partition: the county unit itself lies outside most callers' jurisdiction.
+    x0, y0, x1, y1 = shapely.total_bounds(locator_for(session=session, county_code=county_code).polys)
     pad_lat = COUNTY_PAD_M / 111_000
     pad_lon = pad_lat / max(np.cos(np.radians(max(abs(y0), abs(y1)))), 0.1)
     return x0 - pad_lon, y0 - pad_lat, x1 + pad_lon, y1 + pad_lat
