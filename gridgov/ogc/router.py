@@ -109,12 +109,11 @@ def collections(request: Request, session: SessionDep, principal: PrincipalDep) 
     """All collections, each with its spatial extent."""
     _check_format(request)
     base = _base(request)
-    scope = principal.jurisdiction
     return _json(
         {
             "links": [{"href": f"{base}/ogc/collections", "rel": "self", "type": "application/json"}],
             "collections": [
-                _collection_body(base, c, collection_extent(session=session, jurisdiction=scope, collection=c))
+                _collection_body(base, c, collection_extent(session=session, principal=principal, collection=c))
                 for c in COLLECTIONS.values()
             ],
         }
@@ -126,7 +125,7 @@ def collection(collection_id: str, request: Request, session: SessionDep, princi
     """Description of one collection."""
     _check_format(request)
     c = get_collection(collection_id)
-    extent = collection_extent(session=session, jurisdiction=principal.jurisdiction, collection=c)
+    extent = collection_extent(session=session, principal=principal, collection=c)
     return _json(_collection_body(_base(request), c, extent))
 
 
@@ -203,7 +202,7 @@ def items(collection_id: str, request: Request, session: SessionDep, principal: 
     filters = {name: request.query_params[name] for name in c.queryables if name in request.query_params}
 
     page = query_features(
-        session=session, jurisdiction=principal.jurisdiction, collection=c, bbox=bbox, filters=filters,
+        session=session, principal=principal, collection=c, bbox=bbox, filters=filters,
         limit=limit, offset=offset,
     )
     base = _base(request)
@@ -238,7 +237,7 @@ def item(
     """One feature as GeoJSON."""
     _check_format(request, {"json", "geojson"})
     c = get_collection(collection_id)
-    feature = get_feature(session=session, jurisdiction=principal.jurisdiction, collection=c, feature_id=feature_id)
+    feature = get_feature(session=session, principal=principal, collection=c, feature_id=feature_id)
     base = _base(request)
     links = json.dumps(
         [

@@ -9,6 +9,7 @@ code, so pages are stable.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -16,48 +17,123 @@ import shapely
 from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
+from gridgov.api_types import as_utc
 from gridgov.errors import NotFound
+from gridgov.findings.models import Finding
+from gridgov.findings.service import visible as finding_visible
 from gridgov.geo.crs import STORAGE_EPSG
 from gridgov.grids.models import Level, Resource, ResourceKind, Unit
-from gridgov.grids.scope import Jurisdiction
+from gridgov.patrols.models import Patrol
+from gridgov.patrols.service import visible as patrol_visible
+from gridgov.people.principal import Principal
 from gridgov.storage.db import is_postgis
+
+
+def _unit_scope(level: Level):
+    def scope(principal: Principal) -> list:
+        where = [Unit.level == level.value]
+        if not principal.jurisdiction.county_wide:
+            where.append(Unit.code.in_(sorted(principal.jurisdiction.units)))
+        return where
+
+    return scope
+
+
+def _resource_scope(kind: ResourceKind):
+    def scope(principal: Principal) -> list:
+        where = [Resource.resource == kind.value]
+        if not principal.jurisdiction.county_wide:
+            villages = principal.jurisdiction.resource_villages.get(kind.value, frozenset())
+            where.append(Resource.parent_code.in_(sorted(villages)))
+        return where
+
+    return scope
+
+
+def _unit_properties(row) -> dict:
+    return {"code": row.code, "name": row.name, "parent_code": row.parent_code, "level": row.level,
+            "area_m2": round(row.area_m2, 1)}
+
+
+def _resource_properties(row) -> dict:
+    return {"code": row.code, "name": row.name, "parent_code": row.parent_code, "kind": row.kind,
+            "length_m": round(row.length_m, 1), "area_m2": round(row.area_m2, 1)}
+
+
+def _finding_properties(row) -> dict:
+    return {"id": row.id, "domain": row.domain, "category_code": row.category_code, "severity": row.severity,
+            "status": row.status, "observed_at": as_utc(row.observed_at).isoformat(), "grid_code": row.grid_code,
+            "village_code": row.village_code, "town_code": row.town_code, "duplicate_of": row.duplicate_of}
+
+
+def _patrol_properties(row) -> dict:
+    return {"id": row.id, "grid_code": row.grid_code, "officer_code": row.officer_code, "status": row.status,
+            "started_at": as_utc(row.started_at).isoformat(),
+            "ended_at": as_utc(row.ended_at).isoformat() if row.ended_at else None,
+            "length_m": None if row.length_m is None else round(row.length_m, 1), "duration_s": row.duration_s,
+            "coverage_river": row.coverage_river, "coverage_forest": row.coverage_forest,
+            "coverage_farmland": row.coverage_farmland}
 
 
 @dataclass(frozen=True)
 class Collection:
-    """One published feature collection."""
+    """One published feature collection: which rows, which columns, and how its scope is worked out."""
 
     id: str
     title: str
     description: str
     model: type
-    value: str  # the level or resource kind that selects its rows
+    scope: Callable[[Principal], list]  # conditions (besides the county) on what a principal sees
+    columns: tuple[str, ...]  # read for the properties
+    properties: Callable[[object], dict]
+    queryables: tuple[str, ...]
+    id_column: str = "code"
+    geom_column: str = "geom"
+    bbox_columns: tuple[str, str, str, str] = ("min_x", "min_y", "max_x", "max_y")
 
-    @property
-    def kind_column(self):
-        return self.model.level if self.model is Unit else self.model.resource
+    def column(self, name: str):
+        return getattr(self.model, name)
 
-    @property
-    def queryables(self) -> tuple[str, ...]:
-        return ("code", "parent_code") if self.model is Unit else ("code", "parent_code", "kind")
+
+UNIT_COLUMNS = ("code", "name", "parent_code", "level", "area_m2")
+RESOURCE_COLUMNS = ("code", "name", "parent_code", "kind", "length_m", "area_m2")
+FINDING_COLUMNS = ("id", "domain", "category_code", "severity", "status", "observed_at", "grid_code", "village_code",
+                   "town_code", "duplicate_of")
+PATROL_COLUMNS = ("id", "grid_code", "officer_code", "status", "started_at", "ended_at", "length_m", "duration_s",
+                  "coverage_river", "coverage_forest", "coverage_farmland")
+
+
+def _units(cid: str, title: str, description: str, level: Level) -> Collection:
+    return Collection(cid, title, description, Unit, _unit_scope(level), UNIT_COLUMNS, _unit_properties,
+                      ("code", "parent_code"))
+
+
+def _resources(cid: str, title: str, description: str, kind: ResourceKind) -> Collection:
+    return Collection(cid, title, description, Resource, _resource_scope(kind), RESOURCE_COLUMNS,
+                      _resource_properties, ("code", "parent_code", "kind"))
 
 
 COLLECTIONS: dict[str, Collection] = {
     c.id: c
     for c in (
-        Collection("towns", "Towns 乡镇", "Town-level units of the county.", Unit, Level.TOWN.value),
-        Collection("villages", "Villages 村(社区)", "Villages and communities.", Unit, Level.VILLAGE.value),
-        Collection("grids", "Grids 网格", "Grids, each with one responsible officer.", Unit, Level.GRID.value),
-        Collection("micro-grids", "Micro-grids 微网格", "Micro-grids, each inside one grid.", Unit,
-                   Level.MICRO_GRID.value),
-        Collection("rivers", "River reaches 河段", "River and canal reaches, one village each.", Resource,
-                   ResourceKind.RIVER.value),
-        Collection("forests", "Forest patches 林地", "Forest patches and poplar belts.", Resource,
-                   ResourceKind.FOREST.value),
-        Collection("farmland", "Farmland parcels 耕地", "Farmland parcels.", Resource,
-                   ResourceKind.FARMLAND.value),
+        _units("towns", "Towns 乡镇", "Town-level units of the county.", Level.TOWN),
+        _units("villages", "Villages 村(社区)", "Villages and communities.", Level.VILLAGE),
+        _units("grids", "Grids 网格", "Grids, each with one responsible officer.", Level.GRID),
+        _units("micro-grids", "Micro-grids 微网格", "Micro-grids, each inside one grid.", Level.MICRO_GRID),
+        _resources("rivers", "River reaches 河段", "River and canal reaches, one village each.", ResourceKind.RIVER),
+        _resources("forests", "Forest patches 林地", "Forest patches and poplar belts.", ResourceKind.FOREST),
+        _resources("farmland", "Farmland parcels 耕地", "Farmland parcels.", ResourceKind.FARMLAND),
+        Collection("findings", "Findings 问题", "Problems found on patrol, located to grid and village.", Finding,
+                   lambda principal: [finding_visible(principal)], FINDING_COLUMNS, _finding_properties,
+                   ("domain", "category_code", "severity", "status", "grid_code", "village_code", "town_code"),
+                   id_column="id", bbox_columns=("lon", "lat", "lon", "lat")),
+        Collection("patrols", "Patrols 巡查", "Patrol tracks with their length, duration and coverage.", Patrol,
+                   lambda principal: [patrol_visible(principal), Patrol.track.is_not(None)], PATROL_COLUMNS,
+                   _patrol_properties, ("grid_code", "officer_code", "status"), id_column="id",
+                   geom_column="track"),
     )
 }
+"""Read-only collections: the hierarchy, the three resource layers, and what patrols recorded."""
 
 
 def get_collection(collection_id: str) -> Collection:
@@ -75,57 +151,34 @@ class FeaturePage:
     number_matched: int
 
 
-def _in_scope(collection: Collection, jurisdiction: Jurisdiction) -> list:
-    """The conditions that keep a collection's rows inside a jurisdiction: the one place OGC scopes."""
-    m = collection.model
-    where = [m.county_code == jurisdiction.county_code, collection.kind_column == collection.value]
-    if jurisdiction.county_wide:
-        return where
-    if m is Unit:
-        return [*where, m.code.in_(sorted(jurisdiction.units))]
-    villages = jurisdiction.resource_villages.get(collection.value, frozenset())
-    return [*where, m.parent_code.in_(sorted(villages))]
+def _in_scope(collection: Collection, principal: Principal) -> list:
+    """The conditions that keep a collection's rows inside a principal's view: the one place OGC scopes."""
+    return [collection.column("county_code") == principal.county_code, *collection.scope(principal)]
 
 
-def collection_extent(*, session: Session, jurisdiction: Jurisdiction, collection: Collection) -> list[float] | None:
+def collection_extent(*, session: Session, principal: Principal, collection: Collection) -> list[float] | None:
     """The bounding box [minx, miny, maxx, maxy] of what the caller sees of a collection, or None."""
-    m = collection.model
+    x0, y0, x1, y1 = (collection.column(name) for name in collection.bbox_columns)
     row = session.execute(
-        select(func.min(m.min_x), func.min(m.min_y), func.max(m.max_x), func.max(m.max_y)).where(
-            *_in_scope(collection, jurisdiction)
-        )
+        select(func.min(x0), func.min(y0), func.max(x1), func.max(y1)).where(*_in_scope(collection, principal))
     ).one()
     return None if row[0] is None else [float(v) for v in row]
 
 
-def _columns(collection: Collection):
-    m = collection.model
-    if m is Unit:
-        return [m.code, m.name, m.parent_code, m.area_m2]
-    return [m.code, m.name, m.parent_code, m.kind, m.length_m, m.area_m2]
-
-
-def _properties(collection: Collection, row) -> dict:
-    props = {"code": row.code, "name": row.name, "parent_code": row.parent_code}
-    if collection.model is Unit:
-        props["level"] = collection.value
-        props["area_m2"] = round(row.area_m2, 1)
-    else:
-        props["kind"] = row.kind
-        props["length_m"] = round(row.length_m, 1)
-        props["area_m2"] = round(row.area_m2, 1)
-    return props
+def _selected(collection: Collection) -> list:
+    return [collection.column(name) for name in collection.columns] + [collection.column(collection.geom_column)]
 
 
 def _feature_json(collection: Collection, row, geometry_json: str) -> str:
-    props = json.dumps(_properties(collection, row), ensure_ascii=False)
-    return f'{{"type":"Feature","id":{json.dumps(row.code)},"geometry":{geometry_json},"properties":{props}}}'
+    props = json.dumps(collection.properties(row), ensure_ascii=False)
+    feature_id = json.dumps(getattr(row, collection.id_column))
+    return f'{{"type":"Feature","id":{feature_id},"geometry":{geometry_json},"properties":{props}}}'
 
 
 def query_features(
     *,
     session: Session,
-    jurisdiction: Jurisdiction,
+    principal: Principal,
     collection: Collection,
     bbox: tuple[float, float, float, float] | None,
     filters: dict[str, str],
@@ -133,43 +186,46 @@ def query_features(
     offset: int,
 ) -> FeaturePage:
     """A page of the features of one collection the caller may see, filtered by bbox and properties."""
-    m = collection.model
-    where = _in_scope(collection, jurisdiction)
-    where += [getattr(m, name) == value for name, value in filters.items()]
+    where = _in_scope(collection, principal)
+    where += [collection.column(name) == value for name, value in filters.items()]
+    geom = collection.column(collection.geom_column)
     if bbox is not None:
         x0, y0, x1, y1 = bbox
-        where += [m.min_x <= x1, m.max_x >= x0, m.min_y <= y1, m.max_y >= y0]
+        min_x, min_y, max_x, max_y = (collection.column(name) for name in collection.bbox_columns)
+        where += [min_x <= x1, max_x >= x0, min_y <= y1, max_y >= y0]
     if bbox is not None and is_postgis(session):
         envelope = func.ST_MakeEnvelope(*bbox, STORAGE_EPSG)
-        where.append(func.ST_Intersects(m.geom, envelope))
+        where.append(func.ST_Intersects(geom, envelope))
     condition = and_(*where)
+    order = collection.column(collection.id_column)
 
     if bbox is None or is_postgis(session):
-        matched = session.scalar(select(func.count()).select_from(m).where(condition))
+        matched = session.scalar(select(func.count()).select_from(collection.model).where(condition))
         rows = session.execute(
-            select(*_columns(collection), m.geom).where(condition).order_by(m.code).limit(limit).offset(offset)
+            select(*_selected(collection)).where(condition).order_by(order).limit(limit).offset(offset)
         ).all()
     else:
-        candidates = session.execute(select(*_columns(collection), m.geom).where(condition).order_by(m.code)).all()
-        geoms = np.array([r.geom for r in candidates], dtype=object)
+        candidates = session.execute(select(*_selected(collection)).where(condition).order_by(order)).all()
+        geoms = np.array([getattr(r, collection.geom_column) for r in candidates], dtype=object)
         hit = shapely.intersects(geoms, shapely.box(*bbox)) if len(geoms) else np.zeros(0, bool)
         selected = [r for r, keep in zip(candidates, hit) if keep]
         matched = len(selected)
         rows = selected[offset : offset + limit]
 
-    geometry_json = shapely.to_geojson(np.array([r.geom for r in rows], dtype=object)) if rows else []
+    geoms = np.array([getattr(r, collection.geom_column) for r in rows], dtype=object)
+    geometry_json = shapely.to_geojson(geoms) if rows else []
     return FeaturePage(
         features=[_feature_json(collection, r, g) for r, g in zip(rows, geometry_json)],
         number_matched=int(matched or 0),
     )
 
 
-def get_feature(*, session: Session, jurisdiction: Jurisdiction, collection: Collection, feature_id: str) -> str:
+def get_feature(*, session: Session, principal: Principal, collection: Collection, feature_id: str) -> str:
     """One feature as GeoJSON text; NotFound also when it lies outside the caller's jurisdiction."""
-    m = collection.model
     row = session.execute(
-        select(*_columns(collection), m.geom).where(*_in_scope(collection, jurisdiction), m.code == feature_id)
+        select(*_selected(collection)).where(*_in_scope(collection, principal),
+                                             collection.column(collection.id_column) == feature_id)
     ).one_or_none()
     if row is None:
         raise NotFound(f"No feature '{feature_id}' in collection '{collection.id}'.")
-    return _feature_json(collection, row, shapely.to_geojson(row.geom))
+    return _feature_json(collection, row, shapely.to_geojson(getattr(row, collection.geom_column)))

@@ -26,7 +26,7 @@ def test_landing_and_conformance(small_client):
 def test_collections_have_extents(small_client):
     body = small_client.get("/ogc/collections").json()
     ids = [c["id"] for c in body["collections"]]
-    assert ids == ["towns", "villages", "grids", "micro-grids", "rivers", "forests", "farmland"]
+    assert ids == ["towns", "villages", "grids", "micro-grids", "rivers", "forests", "farmland", "findings", "patrols"]
     grids = small_client.get("/ogc/collections/grids").json()
     assert grids["extent"]["spatial"]["bbox"] == [[*lattice(0, 0), *lattice(4, 4)]]
     assert any(link["rel"] == "items" for link in grids["links"])
