@@ -18,6 +18,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from gridgov.audit.cli import audit_app
 from gridgov.config import REPO_ROOT, get_settings
 from gridgov.errors import GridGovError
+from gridgov.patrols.cli import patrols_app
 from gridgov.people.cli import users_app
 from gridgov.storage import walls
 from gridgov.storage.db import get_engine, owner_engine, session_factory, transaction
@@ -26,6 +27,7 @@ from gridgov.storage.migrate import upgrade
 app = typer.Typer(help="GridGov: grid governance for river, forest and field chiefs.", no_args_is_help=True)
 app.add_typer(users_app, name="users")
 app.add_typer(audit_app, name="audit")
+app.add_typer(patrols_app, name="patrols")
 console = Console(stderr=True)
 
 DEMO_DATASET = REPO_ROOT / "geodata" / "nan_county" / "nan_county.gpkg"

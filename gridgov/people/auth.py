@@ -346,3 +346,22 @@ def require(*roles: Role) -> Callable[[Principal], Principal]:
         return principal
 
     return dependency
+
+
+def officer_principal(*, session: Session, county_code: str, officer_code: str, on: date, operator: str) -> Principal:
+    """A grid officer as the shell operator acting for them (e.g. importing a GPX they recorded offline).
+
+    The principal holds the officer's duties on ``on`` only; its username names both, so the audit log
+    shows who typed the command and for whom.
+    """
+    walls.for_county(session, county_code)
+    duties = Duties(officer_grids=frozenset(session.scalars(
+        select(OfficerAssignment.grid_code).where(
+            OfficerAssignment.county_code == county_code, OfficerAssignment.officer_code == officer_code,
+            in_force(OfficerAssignment, on),
+        ))), chief_posts=(), grants=())
+    return Principal(
+        county_code=county_code, username=f"{operator} for {officer_code}"[:64], roles=duties.roles,
+        jurisdiction=jurisdiction_for(session=session, county_code=county_code, duties=duties),
+        person_code=officer_code, via="cli",
+    )
