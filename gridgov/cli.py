@@ -175,7 +175,7 @@ def migrate() -> None:
     console.print("[green]database is up to date[/green]")
 
 
-def _serve(host: str, port: int) -> None:
+def _serve(host: str, port: int, workers: int = 1) -> None:
     import uvicorn
 
     from gridgov.main import create_app
@@ -187,17 +187,25 @@ def _serve(host: str, port: int) -> None:
             "row-level security does not apply; connect as a member of gridgov_app (see README, Configuration)."
         )
     console.print(f"GridGov serving on [bold]http://{host}:{port}[/bold]  (OGC API at /ogc/, API docs at /docs)")
-    uvicorn.run(create_app(), host=host, port=port, log_level="info")
+    if workers == 1:
+        uvicorn.run(create_app(), host=host, port=port, log_level="info")
+    else:  # each worker process builds its own app from the same settings
+        create_app()  # refuse insecure settings here, before starting the workers
+        uvicorn.run("gridgov.main:create_app", factory=True, host=host, port=port, workers=workers,
+                    log_level="warning")
 
 
 HostOpt = Annotated[str, typer.Option(help="Interface to listen on.")]
 PortOpt = Annotated[int, typer.Option(help="Port to listen on.")]
 
 
+WorkersOpt = Annotated[int, typer.Option(min=1, help="Worker processes (about one per CPU core in production).")]
+
+
 @app.command()
-def serve(host: HostOpt = "127.0.0.1", port: PortOpt = 8000) -> None:
+def serve(host: HostOpt = "127.0.0.1", port: PortOpt = 8000, workers: WorkersOpt = 1) -> None:
     """Serve the API and pages on the database at GRIDGOV_DATABASE_URL."""
-    _serve(host, port)
+    _serve(host, port, workers)
 
 
 @app.command()

@@ -16,13 +16,12 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import shapely
-from sqlalchemy import and_, false, func, insert, or_, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import and_, false, func, or_, select
 from sqlalchemy.orm import Session
 
 from gridgov.api_types import as_utc
 from gridgov.audit.service import record, record_many
-from gridgov.errors import Conflict, Forbidden, GridGovError, NotFound
+from gridgov.errors import Forbidden, GridGovError, NotFound
 from gridgov.findings.duplicates import nearest_open
 from gridgov.findings.models import Finding, FindingCategory, FindingPhoto
 from gridgov.findings.photos import PhotoStore, check_photo, exif_mismatch
@@ -35,6 +34,7 @@ from gridgov.patrols.models import Patrol
 from gridgov.people.assignments import in_force
 from gridgov.people.models import ChiefAssignment, Role
 from gridgov.people.principal import Principal
+from gridgov.storage.db import insert_new
 
 REPORTING_ROLES = (Role.OFFICER, Role.CHIEF, Role.SUPERVISOR, Role.ADMIN)
 CLOSED_STATES = ("closed", "rejected", "duplicate")
@@ -140,12 +140,11 @@ def _open_near(session: Session, county_code: str, categories: set[str], lon: np
 
 def submit_findings(
     *, session: Session, principal: Principal, items: Sequence[FindingIn], now: datetime | None = None,
-    _retried: bool = False,
 ) -> Submitted:
     """Check, locate and store ``items`` (all or nothing), replaying those already stored unchanged.
 
     Two requests replaying the same new id at once both pass the checks; the database's primary key lets
-    one insert, and the other, on the violation, starts over and finds the stored finding: one record.
+    one insert, and the other finds the stored finding: one record, both answered with it.
     """
     if not principal.has(*REPORTING_ROLES):
         raise Forbidden("Only officers, chiefs, supervisors and administrators report findings.")
@@ -176,19 +175,19 @@ def submit_findings(
         problems.sort(key=lambda p: p["index"])
         raise BatchRejected(f"{len(problems)} item(s) of {len(items)} are invalid; nothing was stored.",
                             details=problems)
-    if rows:
-        try:
-            with session.begin_nested():
-                session.execute(insert(Finding), rows)
-        except IntegrityError as error:
-            if _retried:
-                raise Conflict("These findings collided twice with concurrent requests; send them again.") from error
-            return submit_findings(session=session, principal=principal, items=items, now=now, _retried=True)
-        record_many(session=session, principal=principal, action="report", object_type="finding",
-                    changes=[(r["id"], r["grid_code"], None, _audit_state(r)) for r in rows])
+    inserted = {finding_id for _county, finding_id in insert_new(session, Finding, rows)}
     by_id = _stored(session, county, list(seen_ids))
-    return Submitted(findings=[by_id[str(item.id)] for item in items], created=len(rows),
-                     replayed=len(items) - len(rows))
+    # Ids a concurrent request stored between our check and our insert: replays if the content matches.
+    raced = [_problem(i, item, "this id was just stored with different content")
+             for i, item in enumerate(items)
+             if str(item.id) not in inserted and getattr(by_id.get(str(item.id)), "content_hash", None) != hashes[i]]
+    if raced:
+        raise BatchConflict(f"{len(raced)} item(s) reuse an id with different content; nothing was stored.",
+                            details=raced)
+    record_many(session=session, principal=principal, action="report", object_type="finding",
+                changes=[(r["id"], r["grid_code"], None, _audit_state(r)) for r in rows if r["id"] in inserted])
+    return Submitted(findings=[by_id[str(item.id)] for item in items], created=len(inserted),
+                     replayed=len(items) - len(inserted))
 
 
 def _audit_state(row: dict) -> dict:
@@ -277,9 +276,9 @@ def list_findings(
         if value is not None:
             where.append(column == value)
     if since is not None:
-        where.append(Finding.observed_at >= since)
+        where.append(Finding.observed_at >= as_utc(since))  # stored in UTC; SQLite compares text
     if until is not None:
-        where.append(Finding.observed_at < until)
+        where.append(Finding.observed_at < as_utc(until))
     if bbox is not None:
         x0, y0, x1, y1 = bbox
         where.append(and_(Finding.lon.between(x0, x1), Finding.lat.between(y0, y1)) if x0 <= x1 and y0 <= y1

@@ -13,7 +13,6 @@ from datetime import UTC, date, datetime, timedelta
 import numpy as np
 import shapely
 from sqlalchemy import and_, delete, func, insert, or_, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from gridgov.api_types import as_utc
@@ -26,10 +25,11 @@ from gridgov.grids.locating import locator_for
 from gridgov.grids.models import County, Level, ResourceKind, Unit
 from gridgov.patrols.checklists import DOMAIN_OF_RESOURCE, grid_resources, items_for
 from gridgov.patrols.models import ChecklistItem, Patrol, PatrolCheck, PatrolRule, PatrolStatus, TrackBatch, TrackFix
-from gridgov.patrols.tracks import Fixes, TrackTooLarge, flag_track, metric_xy, track_metrics, validate_fixes
+from gridgov.patrols.tracks import Fixes, FlagKind, TrackTooLarge, flag_track, metric_xy, track_metrics, validate_fixes
 from gridgov.people.assignments import in_force
 from gridgov.people.models import OfficerAssignment, Role
 from gridgov.people.principal import Principal
+from gridgov.storage.db import insert_new
 
 COUNTY_PAD_M = 1000.0  # fixes this far past the county's bounding box are GPS noise, not a broken track
 
@@ -83,6 +83,14 @@ def _officer_grid(session: Session, principal: Principal, grid_code: str, on: da
     return grid
 
 
+def _replayed(session: Session, principal: Principal, patrol_id: str, content: str) -> Patrol:
+    """The stored patrol this start repeats, or 409 when the id holds another patrol (or one not theirs)."""
+    existing = session.get(Patrol, (principal.county_code, patrol_id), populate_existing=True)
+    if existing is None or existing.content_hash != content or existing.username != principal.username:
+        raise Conflict(f"Patrol id {patrol_id} is already stored with different content.")
+    return existing
+
+
 def start_patrol(*, session: Session, principal: Principal, patrol_id: str, grid_code: str,
                  started_at: datetime, source: str = "live") -> Patrol:
     """Start a patrol on one's own grid; the same id and content again answers the stored patrol."""
@@ -90,26 +98,18 @@ def start_patrol(*, session: Session, principal: Principal, patrol_id: str, grid
         raise Forbidden("Only grid officers start patrols.")
     content = _hash({"grid_code": grid_code, "started_at": started_at.astimezone(UTC).isoformat(),
                      "source": source})
-    existing = session.scalars(select(Patrol).where(Patrol.county_code == principal.county_code,
-                                                    Patrol.id == patrol_id)).first()
-    if existing is not None:
-        if existing.content_hash != content or existing.username != principal.username:
-            raise Conflict(f"Patrol id {patrol_id} is already stored with different content.")
-        return existing
+    if session.get(Patrol, (principal.county_code, patrol_id)) is not None:
+        return _replayed(session, principal, patrol_id, content)
     if started_at > datetime.now(UTC) + timedelta(minutes=5):
         raise InvalidPatrol(f"started_at {started_at.isoformat()} is in the future.")
     started_at = started_at.astimezone(UTC)  # SQLite keeps no offset: every stored moment is UTC
     grid = _officer_grid(session, principal, grid_code, started_at.date())
-    patrol = Patrol(county_code=principal.county_code, id=patrol_id, grid_code=grid.code,
-                    officer_code=principal.person_code, username=principal.username, status=PatrolStatus.OPEN.value,
-                    source=source, started_at=started_at, content_hash=content, fix_count=0)
-    try:
-        with session.begin_nested():
-            session.add(patrol)
-            session.flush()
-    except IntegrityError:  # a concurrent replay stored it first
-        return start_patrol(session=session, principal=principal, patrol_id=patrol_id, grid_code=grid_code,
-                            started_at=started_at, source=source)
+    row = {"county_code": principal.county_code, "id": patrol_id, "grid_code": grid.code,
+           "officer_code": principal.person_code, "username": principal.username, "status": PatrolStatus.OPEN.value,
+           "source": source, "started_at": started_at, "content_hash": content, "fix_count": 0}
+    if not insert_new(session, Patrol, [row]):  # a concurrent request stored this id first
+        return _replayed(session, principal, patrol_id, content)
+    patrol = session.get(Patrol, (principal.county_code, patrol_id))
     record(session=session, principal=principal, action="start", object_type="patrol", object_id=patrol_id,
            unit_code=grid.code, after={"grid_code": grid.code, "started_at": started_at, "source": source})
     return patrol
@@ -168,27 +168,30 @@ def _county_bbox(session: Session, county_code: str) -> tuple[float, float, floa
     return x0 - pad_lon, y0 - pad_lat, x1 + pad_lon, y1 + pad_lat
 
 
-def stored_fixes(*, session: Session, patrol: Patrol) -> Fixes:
-    """The patrol's fixes in the order received (batch by batch, each in its own order)."""
+def stored_fixes(*, session: Session, patrol: Patrol) -> tuple[Fixes, np.ndarray]:
+    """The patrol's fixes in the order received (batch by batch, each in its own order), and the index
+    of each batch's first fix: a batch may arrive late, so only times going back inside one batch are
+    out of order."""
     rows = session.execute(
-        select(TrackFix.lon, TrackFix.lat, TrackFix.t, TrackFix.accuracy_m, TrackFix.speed_mps)
+        select(TrackFix.lon, TrackFix.lat, TrackFix.t, TrackFix.accuracy_m, TrackFix.speed_mps, TrackFix.seq)
         .join(TrackBatch, (TrackBatch.county_code == TrackFix.county_code) & (TrackBatch.id == TrackFix.batch_id))
         .where(TrackFix.county_code == patrol.county_code, TrackFix.patrol_id == patrol.id)
         .order_by(TrackBatch.received_at, TrackBatch.id, TrackFix.seq)
     ).all()
     if not rows:
-        return Fixes.from_arrays([], [], np.array([], dtype="datetime64[ms]"))
-    lon, lat, t, accuracy, speed = zip(*rows, strict=True)
+        return Fixes.from_arrays([], [], np.array([], dtype="datetime64[ms]")), np.zeros(0, dtype=np.int64)
+    lon, lat, t, accuracy, speed, seq = zip(*rows, strict=True)
     stamps = np.array([np.datetime64(_utc(x).replace(tzinfo=None), "ms") for x in t])
-    return Fixes.from_arrays(np.array(lon), np.array(lat), stamps,
-                             accuracy_m=np.array([np.nan if a is None else a for a in accuracy]),
-                             speed_mps=np.array([np.nan if s is None else s for s in speed]))
+    fixes = Fixes.from_arrays(np.array(lon), np.array(lat), stamps,
+                              accuracy_m=np.array([np.nan if a is None else a for a in accuracy]),
+                              speed_mps=np.array([np.nan if s is None else s for s in speed]))
+    return fixes, np.flatnonzero(np.array(seq) == 0)
 
 
 def measure(*, session: Session, patrol: Patrol, now: datetime | None = None) -> None:
     """Compute the patrol's track, length, duration, micro-grids visited, coverage and flags."""
     settings = get_settings()
-    received = stored_fixes(session=session, patrol=patrol)
+    received, batch_starts = stored_fixes(session=session, patrol=patrol)
     ordered = received.sorted_by_time()
     epsg = session.scalar(select(County.metric_epsg).where(County.county_code == patrol.county_code))
     grid = session.get(Unit, (patrol.county_code, patrol.grid_code))
@@ -198,6 +201,7 @@ def measure(*, session: Session, patrol: Patrol, now: datetime | None = None) ->
         for f in flag_track(received, grid_metric_geometry=grid_metric, metric_epsg=epsg, now=now or datetime.now(UTC),
                             started_at=_utc(patrol.started_at), ended_at=_utc(patrol.ended_at),
                             max_speed_kmh=settings.max_speed_kmh, max_outside_m=settings.max_outside_m)
+        if not (f.kind == FlagKind.OUT_OF_ORDER and f.index in batch_starts)
     ] if len(received) else []
     patrol.fix_count = len(received)
     if len(ordered) < 2:
@@ -308,9 +312,9 @@ def list_patrols(*, session: Session, principal: Principal, grid_code: str | Non
     if officer_code is not None:
         where.append(Patrol.officer_code == officer_code)
     if since is not None:
-        where.append(Patrol.started_at >= since)
+        where.append(Patrol.started_at >= as_utc(since))  # stored in UTC; SQLite compares text
     if until is not None:
-        where.append(Patrol.started_at < until)
+        where.append(Patrol.started_at < as_utc(until))
     total = session.scalar(select(func.count()).select_from(Patrol).where(*where))
     rows = session.scalars(select(Patrol).where(*where).order_by(Patrol.started_at.desc(), Patrol.id)
                            .limit(limit).offset(offset)).all()

@@ -8,6 +8,8 @@ from functools import lru_cache
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
@@ -56,6 +58,23 @@ def _engine_for(url: str) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     return create_engine(url, pool_pre_ping=True)
+
+
+def insert_new(session: Session, model, rows: list[dict]) -> set[tuple]:
+    """Insert the rows whose primary key is free; answer the keys actually inserted.
+
+    For ids made on a phone, where two requests may carry the same new id at once: PostgreSQL makes the
+    second wait for the first and then skips the row (``ON CONFLICT DO NOTHING``), SQLite serialises
+    writers. No savepoint is needed, which matters: pysqlite, with no transaction open yet, would make a
+    savepoint the transaction and commit it at its release.
+    """
+    if not rows:
+        return set()
+    table = model.__table__
+    insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    keys = list(table.primary_key.columns)
+    result = session.execute(insert(table).on_conflict_do_nothing().returning(*keys), rows)
+    return {tuple(row) for row in result}
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:
