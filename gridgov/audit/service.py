@@ -53,6 +53,11 @@ def json_safe(value):
     precision WKT (so a grid's boundary before a split can be redrawn), enums their value, sets a sorted
     list, and NaN or infinity their text (JSON has no such numbers). Anything else is a programming error.
     """
+    kind = type(value)
+    if kind is str or kind is int or kind is bool or value is None:  # the common case, checked first
+        return value
+    if kind is dict:
+        return {str(key): json_safe(item) for key, item in value.items()}
     if isinstance(value, Enum):
         value = value.value
     if isinstance(value, np.generic):

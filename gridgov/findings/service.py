@@ -208,6 +208,7 @@ def _new_rows(session: Session, principal: Principal, items: list[FindingIn], ha
     patrol_ids = {str(item.patrol_id) for item in items if item.patrol_id}
     patrols = set(session.scalars(select(Patrol.id).where(Patrol.county_code == county,
                                                            Patrol.id.in_(sorted(patrol_ids))))) if patrol_ids else set()
+    micro_codes = located["micro_grid_code"].tolist()
     good = []
     for k, item in enumerate(items):
         index = indexes[k]
@@ -218,7 +219,7 @@ def _new_rows(session: Session, principal: Principal, items: list[FindingIn], ha
                                                   "GET /api/v1/findings/categories lists them"))
         if item.observed_at > now + FUTURE_TOLERANCE:
             problems.append(_problem(index, item, f"observed_at {item.observed_at.isoformat()} is in the future"))
-        micro = located["micro_grid_code"].iat[k]
+        micro = micro_codes[k]
         if not isinstance(micro, str):
             problems.append(_problem(index, item, f"point ({item.lon}, {item.lat}) lies outside the county"))
         elif not principal.jurisdiction.sees_unit(micro):
@@ -241,9 +242,10 @@ def _new_rows(session: Session, principal: Principal, items: list[FindingIn], ha
     units = {county} | set(located["village_code"]) | set(located["town_code"])
     chiefs = _chiefs(session, county, units, now.date())
     rows = []
+    columns = {name: located[name].tolist() for name in ("micro_grid_code", "grid_code", "village_code", "town_code")}
     for k, item in enumerate(items):
         domain = categories[item.category_code].domain
-        codes = {name: located[name].iat[k] for name in ("micro_grid_code", "grid_code", "village_code", "town_code")}
+        codes = {name: values[k] for name, values in columns.items()}
         answerable = {}
         for level, unit in (("village", codes["village_code"]), ("town", codes["town_code"]), ("county", county)):
             if (unit, domain) in chiefs:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, event, text
 from sqlalchemy.orm import Session
 
 from gridgov.storage.db import is_postgis
@@ -24,9 +24,26 @@ APP_ROLE = "gridgov_app"
 """The role the web app's database user belongs to; it owns no table (see migration 0003)."""
 
 
+_APPLIED = "gridgov_walls"  # session.info key: the settings this transaction has already been given
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget(session: Session, transaction) -> None:
+    """Transaction-local settings end with the transaction; so does our memory of them."""
+    if transaction.parent is None:
+        session.info.pop(_APPLIED, None)
+
+
 def _set(session: Session, settings: Mapping[str, str]) -> None:
+    """Send the settings this transaction does not hold yet, in one statement (a request walls itself in
+    up to three times as it learns who is asking; most of those calls change nothing)."""
     if not is_postgis(session):
         return
+    applied = session.info.setdefault(_APPLIED, {})
+    settings = {name: value for name, value in settings.items() if applied.get(name) != value}
+    if not settings:
+        return
+    applied.update(settings)
     names = list(settings)
     params = {f"n{i}": name for i, name in enumerate(names)} | {f"v{i}": settings[n] for i, n in enumerate(names)}
     calls = ", ".join(f"set_config(:n{i}, :v{i}, true)" for i in range(len(names)))
