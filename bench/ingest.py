@@ -217,7 +217,7 @@ def main() -> int:
             url = f"sqlite:///{tmp}/bench.sqlite"
             figures["sqlite"] = bench_backend("sqlite", url, url, args)
         if args.backend in ("postgis", "both"):
-            cluster = Path(tmp) / "pg"
+            cluster = Path(tempfile.mkdtemp(prefix="gridgov-bench-pg-"))  # pg-cluster hands it to postgres
             port = str(free_port())
             owner = subprocess.run([ROOT / "scripts" / "pg-cluster", "start", str(cluster), port], check=True,
                                    capture_output=True, text=True).stdout.strip()
