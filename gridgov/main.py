@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.datastructures import QueryParams
 
 from gridgov import __version__
 from gridgov.audit.router import router as audit_router
@@ -18,6 +19,36 @@ from gridgov.patrols.router import router as patrols_router
 from gridgov.people.admin_router import router as people_admin_router
 from gridgov.people.auth_router import router as auth_router
 from gridgov.storage.db import get_engine
+
+
+class RefuseControlCharacters:
+    """No code, name or parameter holds a control character (PostgreSQL cannot even compare NUL): such a
+    path names nothing (404), such a query parameter is invalid (400).
+
+    Plain ASGI rather than ``@app.middleware("http")``: it looks at the request line only, and so costs
+    nothing per request, where Starlette's BaseHTTPMiddleware wraps every request and response body.
+    """
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] == "http":
+            refusal = self._refusal(scope)
+            if refusal is not None:
+                await refusal(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+    @staticmethod
+    def _refusal(scope) -> JSONResponse | None:
+        if not scope["path"].isprintable():
+            return JSONResponse(status_code=404, content={"code": "not_found", "description": "No such resource."})
+        query = QueryParams(scope.get("query_string", b""))
+        if any(not (key + value).isprintable() for key, value in query.multi_items()):
+            description = "A query parameter holds a control character."
+            return JSONResponse(status_code=400, content={"code": "InvalidParameterValue", "description": description})
+        return None
 
 
 def create_app(database_url: str | None = None) -> FastAPI:
@@ -37,17 +68,7 @@ def create_app(database_url: str | None = None) -> FastAPI:
     app.include_router(findings_router)
     app.include_router(ogc_router)
     app.include_router(maps_router)
-
-    @app.middleware("http")
-    async def refuse_control_characters(request: Request, call_next):
-        """No code, name or parameter holds a control character (PostgreSQL cannot even compare NUL):
-        such a path names nothing (404), such a query parameter is invalid (400)."""
-        if not request.url.path.isprintable():
-            return JSONResponse(status_code=404, content={"code": "not_found", "description": "No such resource."})
-        if any(not (key + value).isprintable() for key, value in request.query_params.multi_items()):
-            description = "A query parameter holds a control character."
-            return JSONResponse(status_code=400, content={"code": "InvalidParameterValue", "description": description})
-        return await call_next(request)
+    app.add_middleware(RefuseControlCharacters)
 
     @app.exception_handler(GridGovError)
     async def gridgov_error(_request: Request, exc: GridGovError) -> JSONResponse:
