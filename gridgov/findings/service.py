@@ -13,6 +13,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 
 import numpy as np
 import shapely
@@ -60,9 +61,10 @@ class BatchConflict(BatchRejected):
 
 @dataclass(frozen=True)
 class Submitted:
-    """What a batch did: the findings in the order sent, and how many were replays of stored ones."""
+    """What a batch did: the findings in the order sent (stored rows, or the new rows as namespaces with
+    the same attributes), and how many were replays of stored ones."""
 
-    findings: list[Finding]
+    findings: list
     created: int
     replayed: int
 
@@ -176,8 +178,13 @@ def submit_findings(
         raise BatchRejected(f"{len(problems)} item(s) of {len(items)} are invalid; nothing was stored.",
                             details=problems)
     inserted = {finding_id for _county, finding_id in insert_new(session, Finding, rows)}
-    by_id = _stored(session, county, list(seen_ids))
-    # Ids a concurrent request stored between our check and our insert: replays if the content matches.
+    # What was just inserted answers from memory (loading ten thousand rows back would cost more than
+    # storing them); replays answer the stored rows, and ids a concurrent request stored between the
+    # check and the insert are loaded now: replays when the content matches, conflicts when not.
+    by_id: dict[str, object] = {r["id"]: SimpleNamespace(**r) for r in rows if r["id"] in inserted}
+    by_id |= stored
+    late = [i for i in seen_ids if i not in by_id]
+    by_id |= _stored(session, county, late) if late else {}
     raced = [_problem(i, item, "this id was just stored with different content")
              for i, item in enumerate(items)
              if str(item.id) not in inserted and getattr(by_id.get(str(item.id)), "content_hash", None) != hashes[i]]
