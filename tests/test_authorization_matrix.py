@@ -466,6 +466,21 @@ def photo_get(client, actor, url):
             assert key not in SEES_FINDING[actor.name] or response.json()["code"] == "photo_not_found"
 
 
+def category_put(client, actor, url):
+    """Only a county-wide administrator edits the taxonomy; the probe writes the default radius back."""
+    from gridgov.findings.models import FindingCategory
+
+    before = _count(url, FindingCategory)
+    response = client.put("/api/v1/findings/categories/river_garbage",
+                          json={"domain": "river", "duplicate_radius_m": 30.0})
+    if actor.username is None:
+        expected = 401
+    else:
+        expected = 200 if "admin" in actor.roles and actor.county_wide else 403
+    assert response.status_code == expected, response.text
+    assert _count(url, FindingCategory) == before
+
+
 def categories_list(client, actor, url):
     response = client.get("/api/v1/findings/categories")
     assert response.status_code == (200 if actor.username else 401)
@@ -632,6 +647,7 @@ RULES: dict[tuple[str, str], Probe] = {
     ("PUT", "/api/v1/patrols/{patrol_id}/checks"): patrol_checks,
     ("POST", "/api/v1/patrols/{patrol_id}/end"): patrol_end,
     ("GET", "/api/v1/findings/categories"): categories_list,
+    ("PUT", "/api/v1/findings/categories/{code}"): category_put,
     ("GET", "/api/v1/findings"): findings_list,
     ("POST", "/api/v1/findings"): finding_post,
     ("POST", "/api/v1/findings/batch"): finding_batch,

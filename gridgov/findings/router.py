@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, JSONResponse
 
@@ -15,6 +15,7 @@ from gridgov.findings import service, taxonomy
 from gridgov.findings.models import Finding, FindingPhoto
 from gridgov.findings.photos import PhotoNotFound, PhotoStore, PhotoTooLarge, read_limited
 from gridgov.findings.schemas import (
+    CategoryIn,
     CategoryRead,
     FindingBatchIn,
     FindingBatchRead,
@@ -27,6 +28,7 @@ from gridgov.people.auth import PrincipalDep
 from gridgov.storage.session import SessionDep
 
 router = APIRouter(prefix="/api/v1/findings", tags=["findings"])
+CODE = r"^[a-z][a-z0-9_]{0,31}$"
 
 
 class TooManyItems(GridGovError):
@@ -62,6 +64,15 @@ def list_categories(session: SessionDep, principal: PrincipalDep) -> list[Catego
     """The county's finding categories per domain, with the radius used to spot duplicates."""
     return [CategoryRead.model_validate(c) for c in taxonomy.categories(session=session,
                                                                         county_code=principal.county_code)]
+
+
+@router.put("/categories/{code}", response_model=CategoryRead)
+def save_category(session: SessionDep, principal: PrincipalDep, code: Annotated[str, Path(pattern=CODE)],
+                  category: CategoryIn) -> CategoryRead:
+    """Create or change a category of the county's taxonomy (county-wide administrators)."""
+    saved = taxonomy.save_category(session=session, principal=principal, code=code, domain=category.domain,
+                                   fields=category.model_dump(exclude={"domain"}))
+    return CategoryRead.model_validate(saved)
 
 
 @router.post("", response_model=FindingRead, status_code=201)

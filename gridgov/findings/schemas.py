@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Literal
 from uuid import UUID
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
@@ -89,6 +89,18 @@ class FindingPage(BaseModel):
     limit: int
     offset: int
     items: list[FindingRead]
+
+
+class CategoryIn(BaseModel):
+    """A category as an administrator sends it; omitted fields keep their value."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    domain: Literal["river", "forest", "field"]
+    name_zh: Annotated[str | None, Field(min_length=1, max_length=100)] = None
+    name_en: Annotated[str | None, Field(min_length=1, max_length=100)] = None
+    duplicate_radius_m: Annotated[float | None, Field(ge=0, le=5000, allow_inf_nan=False)] = None
+    active: bool | None = None
 
 
 class CategoryRead(BaseModel):

@@ -5,9 +5,11 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gridgov.audit.service import record_many
+from gridgov.audit.service import record, record_many, snapshot
+from gridgov.errors import Conflict, Forbidden, InvalidParameter
 from gridgov.findings.models import FindingCategory
 from gridgov.patrols.checklists import seed_patrol_defaults
+from gridgov.people.models import Role
 from gridgov.people.principal import Principal
 
 # (code, domain, Chinese name, English name, duplicate radius in metres). The radius says how close two
@@ -59,3 +61,37 @@ def categories(*, session: Session, county_code: str, include_inactive: bool = F
     if not include_inactive:
         query = query.where(FindingCategory.active)
     return list(session.scalars(query.order_by(FindingCategory.domain, FindingCategory.code)))
+
+
+EDITABLE = ("name_zh", "name_en", "duplicate_radius_m", "active")
+
+
+def save_category(*, session: Session, principal: Principal, code: str, domain: str, fields: dict) -> FindingCategory:
+    """Create or change one of the county's categories; only a county-wide administrator may.
+
+    A category is never deleted (findings refer to it): ``active: false`` retires it from new reports.
+    Its domain is fixed once created, since its findings were routed by it.
+    """
+    if not (principal.has(Role.ADMIN) and principal.jurisdiction.county_wide):
+        raise Forbidden("Only a county-wide administrator edits the county's finding categories.")
+    category = session.get(FindingCategory, (principal.county_code, code))
+    if category is None:
+        missing = [name for name in ("name_zh", "name_en") if not fields.get(name)]
+        if missing:
+            raise InvalidParameter(f"A new category needs {' and '.join(missing)}.")
+        category = FindingCategory(county_code=principal.county_code, code=code, domain=domain, active=True,
+                                   duplicate_radius_m=30.0)
+        session.add(category)
+        before = None
+    elif category.domain != domain:
+        raise Conflict(f"Category {code} belongs to the {category.domain} domain; its domain cannot change.")
+    else:
+        before = snapshot(category, ("domain", *EDITABLE))
+    for name in EDITABLE:
+        if fields.get(name) is not None:
+            setattr(category, name, fields[name])
+    session.flush()
+    record(session=session, principal=principal, action="create" if before is None else "update",
+           object_type="finding_category", object_id=code, unit_code=principal.county_code, before=before,
+           after=snapshot(category, ("domain", *EDITABLE)))
+    return category
