@@ -51,6 +51,10 @@ class Settings(BaseSettings):
     sign_in_max_failures: int = Field(default=5, ge=1, description="Failed sign-ins in a row before a lock.")
     sign_in_lock_minutes: int = Field(default=15, ge=1, description="How long an account stays locked.")
 
+    cache_seconds: float = Field(
+        default=10.0, ge=0, description="How long a worker remembers users' jurisdictions and the county's "
+        "categories, chiefs and map version; a change made in another worker shows within this time. 0: off.",
+    )
     photo_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1, description="Largest photo accepted, in bytes.")
     photo_root: Path = Field(default=REPO_ROOT / "var" / "photos", description="Folder photos are stored in.")
     batch_max_items: int = Field(default=10_000, ge=1, description="Most findings or fixes in one batch request.")

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from gridgov.audit.models import AuditRecord
 from gridgov.errors import InvalidParameter
 from gridgov.people.principal import Principal
+from gridgov.storage import memo
 
 _TAIL_BITS = 80
 _id_lock = threading.Lock()
@@ -86,6 +87,14 @@ def snapshot(obj, fields: Iterable[str]) -> dict:
     return {name: json_safe(getattr(obj, name)) for name in fields}
 
 
+REMEMBERED = frozenset({
+    "dataset", "unit", "user", "role_grant", "officer_assignment", "chief_assignment", "finding_category",
+    "checklist_item", "patrol_rule",
+})
+"""Kinds of object that ``gridgov.storage.memo`` remembers facts about. Every change is audited, so the
+audit log is the one place that tells the memory to forget: a new kind of change cannot slip past it."""
+
+
 def record(
     *,
     session: Session,
@@ -106,6 +115,8 @@ def record(
     )
     session.add(row)
     session.flush()
+    if object_type in REMEMBERED:
+        memo.changes(session)
     return row
 
 
@@ -127,6 +138,8 @@ def record_many(
     ]
     if rows:
         session.execute(insert(AuditRecord), rows)
+        if object_type in REMEMBERED:
+            memo.changes(session)
     return len(rows)
 
 

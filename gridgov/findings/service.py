@@ -30,11 +30,13 @@ from gridgov.findings.schemas import FindingIn, InputCrs
 from gridgov.geo.crs import to_metric
 from gridgov.geo.gcj02 import gcj02_to_wgs84
 from gridgov.grids.locating import locator_for
-from gridgov.grids.models import County, ResourceKind
+from gridgov.grids.models import ResourceKind
+from gridgov.grids.service import metric_epsg_of
 from gridgov.patrols.models import Patrol
 from gridgov.people.assignments import in_force
 from gridgov.people.models import ChiefAssignment, Role
 from gridgov.people.principal import Principal
+from gridgov.storage import memo
 from gridgov.storage.db import insert_new
 
 REPORTING_ROLES = (Role.OFFICER, Role.CHIEF, Role.SUPERVISOR, Role.ADMIN)
@@ -117,14 +119,29 @@ def _stored(session: Session, county_code: str, ids: list[str]) -> dict[str, Fin
     return found
 
 
-def _chiefs(session: Session, county_code: str, units: set[str], on) -> dict[tuple[str, str], tuple[str, str]]:
-    """(unit, domain) -> (level, chief code) of the chiefs in office on ``on``."""
-    rows = session.execute(
-        select(ChiefAssignment.unit_code, ChiefAssignment.domain, ChiefAssignment.level, ChiefAssignment.chief_code)
-        .where(ChiefAssignment.county_code == county_code, ChiefAssignment.unit_code.in_(sorted(units)),
-               in_force(ChiefAssignment, on))
-    ).all()
-    return {(unit, domain): (level, chief) for unit, domain, level, chief in rows}
+def _chiefs(session: Session, county_code: str, on) -> dict[tuple[str, str], str]:
+    """(unit, domain) -> code of the chief in office on ``on``, for the whole county (a few thousand rows,
+    remembered for a few seconds: every report needs them)."""
+    def load() -> dict[tuple[str, str], str]:
+        rows = session.execute(
+            select(ChiefAssignment.unit_code, ChiefAssignment.domain, ChiefAssignment.chief_code)
+            .where(ChiefAssignment.county_code == county_code, in_force(ChiefAssignment, on))
+        ).all()
+        return {(unit, domain): chief for unit, domain, chief in rows}
+
+    return memo.remembered(("chiefs", str(session.get_bind().url), county_code, on), load)
+
+
+def _categories(session: Session, county_code: str) -> dict[str, SimpleNamespace]:
+    """The county's active categories (domain and duplicate radius by code), remembered a few seconds."""
+    def load() -> dict[str, SimpleNamespace]:
+        rows = session.execute(
+            select(FindingCategory.code, FindingCategory.domain, FindingCategory.duplicate_radius_m)
+            .where(FindingCategory.county_code == county_code, FindingCategory.active)
+        ).all()
+        return {code: SimpleNamespace(domain=domain, duplicate_radius_m=radius) for code, domain, radius in rows}
+
+    return memo.remembered(("categories", str(session.get_bind().url), county_code), load)
 
 
 def _open_near(session: Session, county_code: str, categories: set[str], lon: np.ndarray, lat: np.ndarray,
@@ -208,8 +225,7 @@ def _new_rows(session: Session, principal: Principal, items: list[FindingIn], ha
     if not items:
         return []
     county = principal.county_code
-    categories = {c.code: c for c in session.scalars(
-        select(FindingCategory).where(FindingCategory.county_code == county, FindingCategory.active))}
+    categories = _categories(session, county)
     lon, lat = _storage_coordinates(items)
     located = locator_for(session=session, county_code=county).locate(lon, lat)
     patrol_ids = {str(item.patrol_id) for item in items if item.patrol_id}
@@ -237,7 +253,7 @@ def _new_rows(session: Session, principal: Principal, items: list[FindingIn], ha
             good.append(k)
     if len(good) < len(items):
         return []
-    metric_epsg = session.scalar(select(County.metric_epsg).where(County.county_code == county))
+    metric_epsg = metric_epsg_of(session, county)
     xy = shapely.get_coordinates(to_metric(shapely.points(lon, lat), metric_epsg))
     item_categories = np.array([item.category_code for item in items], dtype=object)
     radius_of = {code: c.duplicate_radius_m for code, c in categories.items()}
@@ -246,8 +262,7 @@ def _new_rows(session: Session, principal: Principal, items: list[FindingIn], ha
                                                  metric_epsg)) if near else np.empty((0, 2)))
     duplicate = nearest_open(new_xy=xy, new_category=item_categories, open_xy=open_xy,
                              open_category=np.array([r[1] for r in near], dtype=object), radius_of=radius_of)
-    units = {county} | set(located["village_code"]) | set(located["town_code"])
-    chiefs = _chiefs(session, county, units, now.date())
+    chiefs = _chiefs(session, county, now.date())
     rows = []
     columns = {name: located[name].tolist() for name in ("micro_grid_code", "grid_code", "village_code", "town_code")}
     for k, item in enumerate(items):
@@ -256,7 +271,7 @@ def _new_rows(session: Session, principal: Principal, items: list[FindingIn], ha
         answerable = {}
         for level, unit in (("village", codes["village_code"]), ("town", codes["town_code"]), ("county", county)):
             if (unit, domain) in chiefs:
-                answerable[level] = chiefs[(unit, domain)][1]
+                answerable[level] = chiefs[(unit, domain)]
         dup = int(duplicate[k])
         duplicate_of = None if dup < 0 else (near[dup][0] if dup < len(near) else str(items[dup - len(near)].id))
         rows.append({

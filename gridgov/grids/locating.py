@@ -13,7 +13,7 @@ from gridgov.geo.locate import Locator
 from gridgov.grids.models import micro_grid_partition
 from gridgov.grids.scope import Jurisdiction
 from gridgov.grids.service import micro_grid_lineage
-from gridgov.storage import walls
+from gridgov.storage import memo, walls
 
 _cache: dict[tuple[str, str], tuple[tuple, Locator]] = {}
 _lock = threading.Lock()
@@ -34,7 +34,8 @@ def _fingerprint(session: Session, county_code: str) -> tuple:
 def locator_for(*, session: Session, county_code: str) -> Locator:
     """The county's locator, rebuilt only when its micro-grids changed since the last build."""
     key = (str(session.get_bind().url), county_code)
-    fingerprint = _fingerprint(session, county_code)
+    # The partition changes only by import or by a planner, both audited (which makes memo forget).
+    fingerprint = memo.remembered(("partition", key), lambda: _fingerprint(session, county_code))
     cached = _cache.get(key)
     if cached is not None and cached[0] == fingerprint:
         return cached[1]

@@ -19,7 +19,7 @@ from gridgov.grids.layers import LAYER_OF_LEVEL, RESOURCE_LAYERS, UNIT_LAYERS
 from gridgov.grids.models import County, Level, Resource, ResourceKind, Unit, micro_grid_partition, unit_tree
 from gridgov.grids.scope import Jurisdiction
 from gridgov.people.models import ChiefAssignment, OfficerAssignment, Person
-from gridgov.storage import walls
+from gridgov.storage import memo, walls
 
 Progress = Callable[[str, int], None]
 """Called as ``progress(step, n_rows)`` after each stored batch (the CLI draws a bar)."""
@@ -42,6 +42,14 @@ def get_county(*, session: Session, county_code: str) -> County:
     if county is None:
         raise NotFound(f"County {county_code} is not loaded; run `gridgov import` first.")
     return county
+
+
+def metric_epsg_of(session: Session, county_code: str) -> int:
+    """The county's metric CRS (EPSG code), remembered a few seconds."""
+    return memo.remembered(
+        ("metric_epsg", str(session.get_bind().url), county_code),
+        lambda: session.scalar(select(County.metric_epsg).where(County.county_code == county_code)),
+    )
 
 
 def only_county_code(*, session: Session) -> str | None:

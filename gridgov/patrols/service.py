@@ -22,7 +22,8 @@ from gridgov.errors import Conflict, Forbidden, GridGovError, InvalidParameter, 
 from gridgov.geo.coverage import coverage
 from gridgov.geo.crs import to_metric
 from gridgov.grids.locating import locator_for
-from gridgov.grids.models import County, Level, ResourceKind, Unit
+from gridgov.grids.models import Level, ResourceKind, Unit
+from gridgov.grids.service import metric_epsg_of
 from gridgov.patrols.checklists import DOMAIN_OF_RESOURCE, grid_resources, items_for
 from gridgov.patrols.models import ChecklistItem, Patrol, PatrolCheck, PatrolRule, PatrolStatus, TrackBatch, TrackFix
 from gridgov.patrols.tracks import Fixes, FlagKind, TrackTooLarge, flag_track, metric_xy, track_metrics, validate_fixes
@@ -193,7 +194,7 @@ def measure(*, session: Session, patrol: Patrol, now: datetime | None = None) ->
     settings = get_settings()
     received, batch_starts = stored_fixes(session=session, patrol=patrol)
     ordered = received.sorted_by_time()
-    epsg = session.scalar(select(County.metric_epsg).where(County.county_code == patrol.county_code))
+    epsg = metric_epsg_of(session, patrol.county_code)
     grid = session.get(Unit, (patrol.county_code, patrol.grid_code))
     grid_metric = to_metric(grid.geom, epsg)
     flags = [

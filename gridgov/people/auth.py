@@ -28,7 +28,7 @@ from gridgov.people.assignments import in_force
 from gridgov.people.models import ChiefAssignment, ChiefDomain, OfficerAssignment, Role, RoleGrant, User
 from gridgov.people.principal import DOMAIN_RESOURCE, Jurisdiction, Principal
 from gridgov.people.security import TokenKind, decode_token, encode_token, spend_verify_time, verify_password
-from gridgov.storage import walls
+from gridgov.storage import memo, walls
 from gridgov.storage.db import transaction
 from gridgov.storage.session import SessionDep
 
@@ -319,8 +319,12 @@ UserDep = Annotated[User, Depends(current_user)]
 
 
 def current_principal(session: SessionDep, user: UserDep) -> Principal:
-    """The request's principal, resolved once per request; the database is walled to its jurisdiction."""
-    return wall_in(session, resolve_principal(session=session, user=user))
+    """The request's principal, remembered for a few seconds (``gridgov.storage.memo``: the account itself
+    is read on every request, so a disabled user is refused at once); the database is walled to its
+    jurisdiction."""
+    key = ("principal", str(session.get_bind().url), user.county_code, user.username, user.token_version,
+           date.today())
+    return wall_in(session, memo.remembered(key, lambda: resolve_principal(session=session, user=user)))
 
 
 def wall_in(session: Session, principal: Principal) -> Principal:
