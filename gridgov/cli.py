@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sys
 from contextlib import contextmanager
+from datetime import date
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -215,6 +216,7 @@ def demo(
     build_only: Annotated[bool, typer.Option("--build-only", help="Build the demo database, then stop.")] = False,
 ) -> None:
     """Build the Nan County demo database when it is absent, then serve it."""
+    from gridgov.findings.demo import seed_demo_history
     from gridgov.grids.service import only_county_code
     from gridgov.people.demo import seed_demo_users
 
@@ -235,6 +237,24 @@ def demo(
         console.print(f"Demo database already holds county {loaded}; serving it as it is.")
     with transaction(engine) as session:
         sign_ins = seed_demo_users(session=session, county_code=only_county_code(session=session))
+    with _progress() as progress:
+        tasks = {}
+
+        def advance(step: str, n: int) -> None:
+            if step not in tasks:
+                tasks[step] = progress.add_task(f"History: {step}", total=None)
+            progress.advance(tasks[step], n)
+
+        with transaction(engine) as session:
+            history = seed_demo_history(session=session, county_code=only_county_code(session=session),
+                                        today=date.today(), progress=advance)
+    if history["skipped"]:
+        console.print("Demo patrols and findings are already there; none added.")
+    else:
+        console.print(f"Seeded synthetic patrol history: {history['patrols']:,} patrols "
+                      f"({history['track_fixes']:,} GPS fixes, {history['flagged_patrols']} flagged), "
+                      f"{history['checks']:,} checklist answers, {history['findings']:,} findings "
+                      f"({history['possible_duplicates']} possible duplicates)")
     table = Table(title="Demo sign-ins 演示账号 (http://%s:%d/sign-in)" % (host, port))
     for column in ("role", "username", "password"):
         table.add_column(column)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import secrets
 import tempfile
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -25,6 +26,8 @@ get_settings.cache_clear()
 audit_guard.install()
 
 DEMO_GPKG = REPO_ROOT / "geodata" / "nan_county" / "nan_county.gpkg"
+DEMO_TODAY = date(2026, 11, 20)
+"""The day the demo database's history runs up to (the demo itself uses the real date)."""
 BACKENDS = ["sqlite", "postgis"]
 
 
@@ -110,10 +113,16 @@ def small_county_db(backend, small_county_gpkg, tmp_path_factory) -> str:
 
 @pytest.fixture(scope="session")
 def demo_db(backend, tmp_path_factory) -> str:
-    """URL of a database holding the whole Nan County demo (committed; tests must not change it)."""
+    """URL of a database holding the whole Nan County demo, with its synthetic patrol and finding history
+    up to DEMO_TODAY, as `gridgov demo` builds it (committed; tests must not change it)."""
+    from gridgov.findings.demo import seed_demo_history
+    from gridgov.grids.service import only_county_code
+
     url = new_database(backend, tmp_path_factory.mktemp("demodb"), "demo")
     import_dataset(url, DEMO_GPKG)
     seed_users(url)
+    with transaction(get_engine(url)) as session:
+        seed_demo_history(session=session, county_code=only_county_code(session=session), today=DEMO_TODAY)
     return url
 
 

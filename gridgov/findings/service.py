@@ -40,8 +40,9 @@ from gridgov.storage import memo
 from gridgov.storage.db import insert_new
 
 REPORTING_ROLES = (Role.OFFICER, Role.CHIEF, Role.SUPERVISOR, Role.ADMIN)
-CLOSED_STATES = ("closed", "rejected", "duplicate")
-"""States of a finding that is no longer open (the workflow of a later issue adds the rest)."""
+CLOSED_STATES = ("verified", "rejected")
+"""States of a finding that is no longer open: verified (closed) and rejected (not a problem); the rest of
+the workflow (reported, dispatched, accepted, in progress, resolved, …) is open."""
 FUTURE_TOLERANCE = timedelta(minutes=5)
 LAYER_OF_DOMAIN = {"river": ResourceKind.RIVER, "forest": ResourceKind.FOREST, "field": ResourceKind.FARMLAND}
 _DEG_PER_M = 1 / 111_000  # only to widen a bounding box before measuring in metres

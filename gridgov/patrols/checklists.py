@@ -77,7 +77,7 @@ def grid_resources(*, session: Session, county_code: str, grid: Unit) -> dict[Re
             Resource.county_code == county_code, Resource.parent_code == grid.parent_code,
             Resource.max_x >= grid.min_x, Resource.min_x <= grid.max_x,
             Resource.max_y >= grid.min_y, Resource.min_y <= grid.max_y,
-        )
+        ).order_by(Resource.code)  # the same order on both backends, so measurements are reproducible
     ).all()
     found: dict[ResourceKind, list] = defaultdict(list)
     if not rows:

@@ -40,7 +40,8 @@ class InvalidPatrol(GridGovError):
     code = "invalid_patrol"
 
 
-def _hash(payload: dict) -> str:
+def content_hash(payload: dict) -> str:
+    """The fingerprint a replayed submission must match: its fields, canonically serialised."""
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
 
 
@@ -97,7 +98,7 @@ def start_patrol(*, session: Session, principal: Principal, patrol_id: str, grid
     """Start a patrol on one's own grid; the same id and content again answers the stored patrol."""
     if not principal.has(Role.OFFICER):
         raise Forbidden("Only grid officers start patrols.")
-    content = _hash({"grid_code": grid_code, "started_at": started_at.astimezone(UTC).isoformat(),
+    content = content_hash({"grid_code": grid_code, "started_at": started_at.astimezone(UTC).isoformat(),
                      "source": source})
     if session.get(Patrol, (principal.county_code, patrol_id)) is not None:
         return _replayed(session, principal, patrol_id, content)
@@ -189,47 +190,61 @@ def stored_fixes(*, session: Session, patrol: Patrol) -> tuple[Fixes, np.ndarray
     return fixes, np.flatnonzero(np.array(seq) == 0)
 
 
-def measure(*, session: Session, patrol: Patrol, now: datetime | None = None) -> None:
-    """Compute the patrol's track, length, duration, micro-grids visited, coverage and flags."""
-    settings = get_settings()
-    received, batch_starts = stored_fixes(session=session, patrol=patrol)
+def measurements(*, received: Fixes, batch_starts: np.ndarray, grid_metric: shapely.Geometry,
+                 resources_metric: dict, epsg: int, started_at: datetime, ended_at: datetime | None,
+                 now: datetime, settings) -> dict:
+    """A patrol's measured columns from its fixes as received, without the database: the track (time
+    order), fix count, length and duration, coverage per domain of the grid's resources (``to_metric``
+    geometries by ``ResourceKind``) and the suspicious-track flags. The micro-grids visited need the
+    locator and are left to the caller. The live service and the demo seeder both measure through here.
+    """
     ordered = received.sorted_by_time()
-    epsg = metric_epsg_of(session, patrol.county_code)
-    grid = session.get(Unit, (patrol.county_code, patrol.grid_code))
-    grid_metric = to_metric(grid.geom, epsg)
     flags = [
         {"kind": f.kind.value, "index": f.index, "message": f.message}
-        for f in flag_track(received, grid_metric_geometry=grid_metric, metric_epsg=epsg, now=now or datetime.now(UTC),
-                            started_at=_utc(patrol.started_at), ended_at=_utc(patrol.ended_at),
-                            max_speed_kmh=settings.max_speed_kmh, max_outside_m=settings.max_outside_m)
+        for f in flag_track(received, grid_metric_geometry=grid_metric, metric_epsg=epsg, now=now,
+                            started_at=started_at, ended_at=ended_at, max_speed_kmh=settings.max_speed_kmh,
+                            max_outside_m=settings.max_outside_m)
         if not (f.kind == FlagKind.OUT_OF_ORDER and f.index in batch_starts)
     ] if len(received) else []
-    patrol.fix_count = len(received)
     if len(ordered) < 2:
         flags.append({"kind": "no_track", "index": None, "message": "Fewer than two GPS fixes: nothing to measure."})
-        patrol.track = None
-        patrol.length_m = 0.0 if len(ordered) else None
-        patrol.duration_s = (_utc(patrol.ended_at) - _utc(patrol.started_at)).total_seconds() \
-            if patrol.ended_at else None
-        patrol.micro_grids, patrol.flags = [], flags
-        patrol.coverage_river = patrol.coverage_forest = patrol.coverage_farmland = None
-        return
+        return {"track": None, "fix_count": len(received), "length_m": 0.0 if len(ordered) else None,
+                "duration_s": (ended_at - started_at).total_seconds() if ended_at else None, "flags": flags,
+                "coverage_river": None, "coverage_forest": None, "coverage_farmland": None,
+                "min_x": None, "min_y": None, "max_x": None, "max_y": None}
     metrics = track_metrics(ordered, metric_epsg=epsg)
-    xy = metric_xy(ordered, epsg)
-    resources = grid_resources(session=session, county_code=patrol.county_code, grid=grid)
-    metric = {kind: to_metric(np.array(geoms, dtype=object), epsg) for kind, geoms in resources.items()}
-    shares = coverage(xy, rivers=metric.get(ResourceKind.RIVER, []), forests=metric.get(ResourceKind.FOREST, []),
-                      farmland=metric.get(ResourceKind.FARMLAND, []), river_distance=settings.river_coverage_m,
-                      area_distance=settings.area_coverage_m)
-    located = locator_for(session=session, county_code=patrol.county_code).locate(ordered.lon, ordered.lat)
-    visited = sorted({code for code in located["micro_grid_code"] if isinstance(code, str)})
+    shares = coverage(metric_xy(ordered, epsg), rivers=resources_metric.get(ResourceKind.RIVER, []),
+                      forests=resources_metric.get(ResourceKind.FOREST, []),
+                      farmland=resources_metric.get(ResourceKind.FARMLAND, []),
+                      river_distance=settings.river_coverage_m, area_distance=settings.area_coverage_m)
     line = shapely.linestrings(np.column_stack([ordered.lon, ordered.lat]))
-    patrol.track = line
-    patrol.min_x, patrol.min_y, patrol.max_x, patrol.max_y = (float(v) for v in line.bounds)
-    patrol.length_m, patrol.duration_s = metrics.length_m, metrics.duration_s
-    patrol.micro_grids, patrol.flags = visited, flags
-    patrol.coverage_river, patrol.coverage_forest, patrol.coverage_farmland = (
-        shares.river, shares.forest, shares.farmland)
+    min_x, min_y, max_x, max_y = (float(v) for v in line.bounds)
+    return {"track": line, "fix_count": len(received), "length_m": metrics.length_m,
+            "duration_s": metrics.duration_s, "flags": flags, "coverage_river": shares.river,
+            "coverage_forest": shares.forest, "coverage_farmland": shares.farmland,
+            "min_x": min_x, "min_y": min_y, "max_x": max_x, "max_y": max_y}
+
+
+def measure(*, session: Session, patrol: Patrol, now: datetime | None = None) -> None:
+    """Compute the patrol's track, length, duration, micro-grids visited, coverage and flags."""
+    received, batch_starts = stored_fixes(session=session, patrol=patrol)
+    epsg = metric_epsg_of(session, patrol.county_code)
+    grid = session.get(Unit, (patrol.county_code, patrol.grid_code))
+    resources = grid_resources(session=session, county_code=patrol.county_code, grid=grid)
+    columns = measurements(
+        received=received, batch_starts=batch_starts, grid_metric=to_metric(grid.geom, epsg),
+        resources_metric={kind: to_metric(np.array(geoms, dtype=object), epsg) for kind, geoms in resources.items()},
+        epsg=epsg, started_at=_utc(patrol.started_at), ended_at=_utc(patrol.ended_at),
+        now=now or datetime.now(UTC), settings=get_settings(),
+    )
+    visited = []
+    if columns["track"] is not None:
+        ordered = received.sorted_by_time()
+        located = locator_for(session=session, county_code=patrol.county_code).locate(ordered.lon, ordered.lat)
+        visited = sorted({code for code in located["micro_grid_code"] if isinstance(code, str)})
+    for name, value in columns.items():
+        setattr(patrol, name, value)
+    patrol.micro_grids = visited
 
 
 def end_patrol(*, session: Session, principal: Principal, patrol_id: str, ended_at: datetime) -> Patrol:
@@ -296,7 +311,7 @@ def import_track(*, session: Session, principal: Principal, patrol_id: str, grid
     started, ended = _moment(ordered.t[0]), _moment(ordered.t[-1])
     start_patrol(session=session, principal=principal, patrol_id=patrol_id, grid_code=grid_code,
                           started_at=started, source=source)
-    payload = _hash({"lon": fixes.lon.tolist(), "lat": fixes.lat.tolist(),
+    payload = content_hash({"lon": fixes.lon.tolist(), "lat": fixes.lat.tolist(),
                      "t": fixes.t.astype("datetime64[ms]").astype("int64").tolist()})
     batch_id = str(uuid.uuid5(uuid.UUID(patrol_id), "file"))
     add_fixes(session=session, principal=principal, patrol_id=patrol_id, batch_id=batch_id, fixes=fixes,
