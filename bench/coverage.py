@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
 
 import geopandas as gpd
@@ -34,6 +33,8 @@ import numpy as np
 import shapely
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from timing import best_of  # noqa: E402  (bench/timing.py, next to this script)
 
 from gridgov.geo.coverage import (  # noqa: E402
     EXACT_QUAD_SEGS,
@@ -96,14 +97,9 @@ def patrol(grid, fixes: int, step: float, rng: np.random.Generator) -> np.ndarra
     return xy
 
 
-def best_of(repeat: int, fn):
-    """(best wall time in ms, result of the last call) over ``repeat`` calls of ``fn``."""
-    best, result = float("inf"), None
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        result = fn()
-        best = min(best, time.perf_counter() - t0)
-    return best * 1e3, result
+def _ms_best_of(repeat: int, fn):
+    seconds, result = best_of(repeat, fn)
+    return seconds * 1e3, result
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -149,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
         "farmland": (lambda: area_share_within(track, polygons=farmland, distance=AREA_DISTANCE),
                      lambda: area_share_exact(track, polygons=farmland, distance=AREA_DISTANCE), len(farmland)),
     }
-    ours_ms, ours = best_of(args.repeat, lambda: coverage(
+    ours_ms, ours = _ms_best_of(args.repeat, lambda: coverage(
         track, rivers=rivers, forests=forests, farmland=farmland,
         river_distance=RIVER_DISTANCE, area_distance=AREA_DISTANCE))
 
@@ -158,8 +154,8 @@ def main(argv: list[str] | None = None) -> int:
           f"{'gridgov':>10}{'exact':>10}{'diff pp':>9}")
     worst, exact_total_ms = 0.0, 0.0
     for name, (fast, exact, items) in domains.items():
-        fast_ms, _ = best_of(args.repeat, fast)
-        exact_ms, reference = best_of(args.repeat, exact)
+        fast_ms, _ = _ms_best_of(args.repeat, fast)
+        exact_ms, reference = _ms_best_of(args.repeat, exact)
         exact_total_ms += exact_ms
         share = getattr(ours, name)
         diff = 0.0 if reference is None else abs(share - reference) * 100
@@ -167,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
         shown = [f"{s:>10.4f}" if s is not None else f"{'n/a':>10}" for s in (share, reference)]
         print(f"{name:<10}{items:>6}{fast_ms:>12.2f}{exact_ms:>13.2f}{exact_ms / fast_ms:>8.1f}x"
               f"{shown[0]}{shown[1]}{diff:>9.3f}")
-    shared_ms, _ = best_of(args.repeat, lambda: shapely.buffer(shapely.linestrings(track), AREA_DISTANCE,
+    shared_ms, _ = _ms_best_of(args.repeat, lambda: shapely.buffer(shapely.linestrings(track), AREA_DISTANCE,
                                                                quad_segs=EXACT_QUAD_SEGS))
     base_ms = exact_total_ms - shared_ms
     print(f"{'all three':<16}{ours_ms:>12.2f}{base_ms:>13.2f}{base_ms / ours_ms:>8.1f}x")

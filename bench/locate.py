@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import io
 import sys
-import time
 import tracemalloc
 from pathlib import Path
 
@@ -35,6 +34,8 @@ import numpy as np
 import shapely
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from timing import best_of  # noqa: E402  (bench/timing.py, next to this script)
 
 from gridgov.geo.locate import MIXED, Locator, lowest_per_point  # noqa: E402
 
@@ -77,16 +78,6 @@ def synthetic_county(n: int, seed: int) -> gpd.GeoDataFrame:
     code = np.char.add(grid, np.char.zfill((1 + i % 2).astype(str), 2))
     return gpd.GeoDataFrame({"code": code, "grid_code": grid, "village_code": village,
                              "town_code": town}, geometry=cells, crs="EPSG:4490")
-
-
-def best_of(repeat: int, fn):
-    """(best wall time, result of the last call) over ``repeat`` calls of ``fn``."""
-    best, result = float("inf"), None
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        result = fn()
-        best = min(best, time.perf_counter() - t0)
-    return best, result
 
 
 def run_sjoin(micro: gpd.GeoDataFrame, points: gpd.GeoDataFrame) -> np.ndarray:
