@@ -19,7 +19,8 @@ from sqlalchemy.orm import Session
 from gridgov.audit.models import AuditRecord
 from gridgov.errors import InvalidParameter
 from gridgov.people.principal import Principal
-from gridgov.storage import memo
+from gridgov.storage import bulk, memo
+from gridgov.storage.db import is_postgis
 
 _TAIL_BITS = 80
 _id_lock = threading.Lock()
@@ -136,10 +137,12 @@ def record_many(
          "unit_code": unit_code, "before": json_safe(before), "after": json_safe(after)}
         for object_id, unit_code, before, after in changes
     ]
-    if rows:
+    if len(rows) >= bulk.COPY_FROM_ROWS and is_postgis(session):
+        bulk.copy_insert(session, AuditRecord.__table__, rows)
+    elif rows:
         session.execute(insert(AuditRecord), rows)
-        if object_type in REMEMBERED:
-            memo.changes(session)
+    if rows and object_type in REMEMBERED:
+        memo.changes(session)
     return len(rows)
 
 

@@ -14,6 +14,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 from gridgov.config import get_settings
+from gridgov.storage import bulk
 
 
 class Base(DeclarativeBase):
@@ -71,7 +72,10 @@ def insert_new(session: Session, model, rows: list[dict]) -> set[tuple]:
     if not rows:
         return set()
     table = model.__table__
-    insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    postgres = session.get_bind().dialect.name == "postgresql"
+    if postgres and len(rows) >= bulk.COPY_FROM_ROWS:
+        return bulk.copy_insert(session, table, rows, skip_taken=True)
+    insert = postgresql_insert if postgres else sqlite_insert
     keys = list(table.primary_key.columns)
     result = session.execute(insert(table).on_conflict_do_nothing().returning(*keys), rows)
     return {tuple(row) for row in result}
