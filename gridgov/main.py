@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -20,13 +22,18 @@ from gridgov.people.admin_router import router as people_admin_router
 from gridgov.people.auth_router import router as auth_router
 from gridgov.storage.db import get_engine
 
+NUL_ESCAPE = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000", re.IGNORECASE)
+"""A JSON ``\u0000`` escape that is not itself an escaped backslash followed by ``u0000``."""
+
 
 class RefuseControlCharacters:
-    """No code, name or parameter holds a control character (PostgreSQL cannot even compare NUL): such a
-    path names nothing (404), such a query parameter is invalid (400).
+    """No code, name or parameter holds a control character, and no stored text a NUL (PostgreSQL can
+    neither store nor compare it): such a path names nothing (404), such a query parameter is invalid
+    (400), and a JSON body with a NUL in a string is invalid (422).
 
-    Plain ASGI rather than ``@app.middleware("http")``: it looks at the request line only, and so costs
-    nothing per request, where Starlette's BaseHTTPMiddleware wraps every request and response body.
+    Plain ASGI rather than ``@app.middleware("http")``: the request line costs nothing to check; a JSON
+    body is read once, scanned, and handed on, where Starlette's BaseHTTPMiddleware would wrap every
+    request and response body.
     """
 
     def __init__(self, app) -> None:
@@ -35,10 +42,43 @@ class RefuseControlCharacters:
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] == "http":
             refusal = self._refusal(scope)
+            if refusal is None and self._is_json(scope):
+                body, receive = await self._buffered(receive)
+                if NUL_ESCAPE.search(body):
+                    refusal = JSONResponse(status_code=422, content={
+                        "code": "invalid_request", "description": "A string in the request body holds a NUL "
+                        "character (\\u0000), which no field may hold."})
             if refusal is not None:
                 await refusal(scope, receive, send)
                 return
         await self.app(scope, receive, send)
+
+    @staticmethod
+    def _is_json(scope) -> bool:
+        content_type = dict(scope["headers"]).get(b"content-type", b"")
+        return content_type.split(b";")[0].strip().lower() == b"application/json"
+
+    @staticmethod
+    async def _buffered(receive):
+        """The whole body, and a ``receive`` that hands it to the app as if it were read for the first time."""
+        chunks, more = [], True
+        while more:
+            message = await receive()
+            if message["type"] != "http.request":  # the client went away
+                return b"", receive
+            chunks.append(message.get("body", b""))
+            more = message.get("more_body", False)
+        body = b"".join(chunks)
+        sent = False
+
+        async def replay():
+            nonlocal sent
+            if not sent:
+                sent = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        return body, replay
 
     @staticmethod
     def _refusal(scope) -> JSONResponse | None:

@@ -95,7 +95,8 @@ def compliance(session: SessionDep, principal: PrincipalDep, on: date | None = N
 @router.post("/upload", response_model=PatrolRead, status_code=201)
 def upload_track(
     session: SessionDep, principal: PrincipalDep, file: Annotated[UploadFile, File(description="GPX or GeoJSON")],
-    grid_code: Annotated[str, Form()], id: Annotated[UUID, Form(description="The patrol's id, made on the phone")],
+    grid_code: Annotated[str, Form(pattern=r"^[0-9A-Za-z_-]{1,32}$")],
+    id: Annotated[UUID, Form(description="The patrol's id, made on the phone")],
 ) -> PatrolRead:
     """A whole patrol from a GPX or GeoJSON track recorded offline: started, ended and measured at once."""
     data = file.file.read(MAX_TRACK_FILE_BYTES + 1)
