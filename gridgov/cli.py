@@ -22,7 +22,7 @@ from gridgov.errors import GridGovError
 from gridgov.patrols.cli import patrols_app
 from gridgov.people.cli import users_app
 from gridgov.storage import walls
-from gridgov.storage.db import get_engine, owner_engine, session_factory, transaction
+from gridgov.storage.db import get_engine, owner_engine, refresh_statistics, session_factory, transaction
 from gridgov.storage.migrate import upgrade
 
 app = typer.Typer(help="GridGov: grid governance for river, forest and field chiefs.", no_args_is_help=True)
@@ -84,6 +84,7 @@ def _import(path: Path, *, layer: str | None = None, crs: str | None = None, gcj
                 progress=lambda step, n: progress.advance(store, n),
             )
             seed_county_defaults(session=session, principal=cli_principal(session=session))
+    refresh_statistics(engine)
     table = Table(title=f"Imported into county {summary.county_code}")
     table.add_column("layer")
     table.add_column("features", justify="right")
@@ -248,6 +249,7 @@ def demo(
         with transaction(engine) as session:
             history = seed_demo_history(session=session, county_code=only_county_code(session=session),
                                         today=date.today(), progress=advance)
+    refresh_statistics(engine)
     if history["skipped"]:
         console.print("Demo patrols and findings are already there; none added.")
     else:

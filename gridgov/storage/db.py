@@ -7,7 +7,7 @@ from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
@@ -79,6 +79,14 @@ def insert_new(session: Session, model, rows: list[dict]) -> set[tuple]:
     keys = list(table.primary_key.columns)
     result = session.execute(insert(table).on_conflict_do_nothing().returning(*keys), rows)
     return {tuple(row) for row in result}
+
+
+def refresh_statistics(engine: Engine) -> None:
+    """After a bulk load on PostgreSQL, let the planner know the tables' new sizes (``ANALYZE``): with the
+    statistics of empty tables it checks foreign keys and picks indexes as if they were still empty."""
+    if engine.dialect.name == "postgresql":
+        with engine.begin() as conn:
+            conn.execute(text("ANALYZE"))
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:
