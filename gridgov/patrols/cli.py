@@ -13,7 +13,7 @@ from rich.console import Console
 
 from gridgov.errors import GridGovError
 from gridgov.patrols.service import import_track
-from gridgov.patrols.tracks import read_track_file
+from gridgov.patrols.track_files import read_track_file
 from gridgov.people.auth import officer_principal
 from gridgov.people.principal import cli_principal
 from gridgov.storage.db import transaction

@@ -28,7 +28,8 @@ from gridgov.patrols.schemas import (
     TrackBatchIn,
     TrackBatchRead,
 )
-from gridgov.patrols.tracks import Fixes, TrackTooLarge, read_track_file
+from gridgov.patrols.track_files import read_track_file
+from gridgov.patrols.tracks import Fixes, TrackTooLarge
 from gridgov.people.auth import PrincipalDep
 from gridgov.storage.session import SessionDep
 

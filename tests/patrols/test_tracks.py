@@ -10,6 +10,7 @@ import shapely
 
 from gridgov.errors import InvalidDataset, InvalidParameter
 from gridgov.geo.crs import transformer
+from gridgov.patrols.track_files import read_track_file
 from gridgov.patrols.tracks import (
     Fixes,
     FlagKind,
@@ -17,7 +18,6 @@ from gridgov.patrols.tracks import (
     TrackTooLarge,
     flag_track,
     metric_xy,
-    read_track_file,
     track_metrics,
     validate_fixes,
 )
