@@ -13,14 +13,13 @@ from uuid import UUID
 
 import numpy as np
 from shapely.geometry.base import BaseGeometry
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gridgov.audit.models import AuditRecord
 from gridgov.errors import InvalidParameter
 from gridgov.people.principal import Principal
 from gridgov.storage import bulk, memo
-from gridgov.storage.db import is_postgis
 
 _TAIL_BITS = 80
 _id_lock = threading.Lock()
@@ -137,10 +136,7 @@ def record_many(
          "unit_code": unit_code, "before": json_safe(before), "after": json_safe(after)}
         for object_id, unit_code, before, after in changes
     ]
-    if len(rows) >= bulk.COPY_FROM_ROWS and is_postgis(session):
-        bulk.copy_insert(session, AuditRecord.__table__, rows)
-    elif rows:
-        session.execute(insert(AuditRecord), rows)
+    bulk.insert_rows(session, AuditRecord.__table__, rows)
     if rows and object_type in REMEMBERED:
         memo.changes(session)
     return len(rows)

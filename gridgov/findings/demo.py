@@ -49,8 +49,9 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta, timezone
 
 import numpy as np
+import pandas as pd
 import shapely
-from sqlalchemy import func, insert, select, text, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.orm import Session
 
 from gridgov.audit.service import record_many
@@ -69,6 +70,7 @@ from gridgov.patrols.tracks import Fixes
 from gridgov.people.auth import resolve_principal
 from gridgov.people.models import OfficerAssignment, User
 from gridgov.people.principal import Principal, cli_principal
+from gridgov.storage import bulk
 from gridgov.storage.db import is_postgis
 
 Progress = Callable[[str, int], None]
@@ -139,11 +141,9 @@ STATUS_BY_AGE = (
     (None, (("in_progress", 0.04), ("resolved", 0.08), ("verified", 0.8), ("rejected", 0.08))),
 )
 
-CHUNK = 5000
-"""Rows per INSERT (executemany) call."""
 PATROL_CHUNK = 500
 """Patrols stored at a time."""
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
 
 
 @dataclass
@@ -584,7 +584,7 @@ def _checks(plans: list[_Patrol], reports: list[_Report], rng: np.random.Generat
 # --- storing ----------------------------------------------------------------------------------------------
 
 
-def _chunks(rows: list, size: int = CHUNK):
+def _chunks(rows: list, size: int):
     for start in range(0, len(rows), size):
         yield rows[start:start + size]
 
@@ -610,10 +610,8 @@ def _store_patrols(session: Session, county_code: str, plans: list[_Patrol], che
             "ended_at": p.ended_at, "fixes": len(p.t_ms), "length_m": round(p.row["length_m"], 1),
             "duration_s": p.row["duration_s"], "flags": [flag["kind"] for flag in p.row["flags"]],
         }))
-    for rows in _chunks(patrols, 1000):
-        session.execute(insert(Patrol.__table__), rows)
-    for rows in _chunks(batches):
-        session.execute(insert(TrackBatch.__table__), rows)
+    bulk.insert_rows(session, Patrol.__table__, patrols)
+    bulk.insert_rows(session, TrackBatch.__table__, batches)
     if is_postgis(session):
         # Fresh tables have no statistics, so the foreign-key checks of the rows below would scan the
         # parent tables row by row (quadratic); with statistics they use the primary keys.
@@ -623,7 +621,7 @@ def _store_patrols(session: Session, county_code: str, plans: list[_Patrol], che
         fixes = []
         for p in chunk:
             batch_id = _batch_id(p)
-            moments = [EPOCH + timedelta(milliseconds=ms) for ms in p.t_ms.tolist()]
+            moments = pd.to_datetime(p.t_ms, unit="ms", utc=True).to_pydatetime()
             accuracy = [None if a != a else a for a in p.accuracy_m.tolist()]  # NaN: not reported
             speed = [None if s != s else s for s in p.speed_mps.tolist()]
             fixes += [
@@ -632,11 +630,9 @@ def _store_patrols(session: Session, county_code: str, plans: list[_Patrol], che
                 for i, (t, lon, lat, a, s) in enumerate(zip(moments, p.lon.tolist(), p.lat.tolist(), accuracy,
                                                             speed, strict=True))
             ]
-        for rows in _chunks(fixes):
-            session.execute(insert(TrackFix.__table__), rows)
+        bulk.insert_rows(session, TrackFix.__table__, fixes)
         progress("patrols stored", len(chunk))
-    for rows in _chunks(checks):
-        session.execute(insert(PatrolCheck.__table__), rows)
+    bulk.insert_rows(session, PatrolCheck.__table__, checks)
     record_many(session=session, principal=cli_principal(session=session), action="seed_demo", object_type="patrol",
                 changes=audit)
 

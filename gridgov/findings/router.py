@@ -176,4 +176,7 @@ def get_photo(session: SessionDep, principal: PrincipalDep, finding_id: str, sha
     photo = session.get(FindingPhoto, (finding.county_code, finding.id, sha256))
     if photo is None:
         raise PhotoNotFound(f"Finding {finding_id} has no photo {sha256}.")
-    return FileResponse(photo_store().path(photo.storage_key), media_type=photo.media_type)
+    path = photo_store().path(photo.storage_key)
+    if not path.is_file():  # recorded but not on this server's disk (a moved GRIDGOV_PHOTO_ROOT): 404, not 500
+        raise PhotoNotFound(f"The file of photo {sha256} is missing from the photo store.")
+    return FileResponse(path, media_type=photo.media_type)

@@ -11,8 +11,9 @@ import uuid
 from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
+import pandas as pd
 import shapely
-from sqlalchemy import and_, delete, func, insert, or_, select
+from sqlalchemy import and_, delete, func, or_, select
 from sqlalchemy.orm import Session
 
 from gridgov.api_types import as_utc
@@ -30,6 +31,7 @@ from gridgov.patrols.tracks import Fixes, FlagKind, TrackTooLarge, flag_track, m
 from gridgov.people.assignments import in_force
 from gridgov.people.models import OfficerAssignment, Role
 from gridgov.people.principal import Principal
+from gridgov.storage import bulk
 from gridgov.storage.db import insert_new
 
 COUNTY_PAD_M = 1000.0  # fixes this far past the county's bounding box are GPS noise, not a broken track
@@ -137,11 +139,13 @@ def add_fixes(*, session: Session, principal: Principal, patrol_id: str, batch_i
                        content_hash=payload_hash, fix_count=len(fixes), received_at=datetime.now(UTC))
     session.add(batch)
     session.flush()
-    session.execute(insert(TrackFix), [
-        {"county_code": principal.county_code, "batch_id": batch_id, "seq": i, "patrol_id": patrol_id,
-         "t": _moment(t), "lon": float(fixes.lon[i]), "lat": float(fixes.lat[i]),
-         "accuracy_m": _number(fixes.accuracy_m[i]), "speed_mps": _number(fixes.speed_mps[i])}
-        for i, t in enumerate(fixes.t)
+    moments = pd.to_datetime(fixes.t, utc=True).to_pydatetime()
+    bulk.insert_rows(session, TrackFix.__table__, [
+        {"county_code": principal.county_code, "batch_id": batch_id, "seq": i, "patrol_id": patrol_id, "t": t,
+         "lon": lon, "lat": lat, "accuracy_m": _number(accuracy), "speed_mps": _number(speed)}
+        for i, (t, lon, lat, accuracy, speed) in enumerate(zip(
+            moments, fixes.lon.tolist(), fixes.lat.tolist(), fixes.accuracy_m.tolist(), fixes.speed_mps.tolist(),
+            strict=True))
     ])
     patrol.fix_count += len(fixes)
     if patrol.status == PatrolStatus.ENDED:
@@ -158,8 +162,8 @@ def _moment(t: np.datetime64) -> datetime:
     return datetime.fromtimestamp(int(t.astype("datetime64[ms]").astype("int64")) / 1000, UTC)
 
 
-def _number(value) -> float | None:
-    return None if np.isnan(value) else float(value)
+def _number(value: float) -> float | None:
+    return None if value != value else value  # NaN: not reported
 
 
 def _county_bbox(session: Session, county_code: str) -> tuple[float, float, float, float]:
@@ -183,7 +187,8 @@ def stored_fixes(*, session: Session, patrol: Patrol) -> tuple[Fixes, np.ndarray
     if not rows:
         return Fixes.from_arrays([], [], np.array([], dtype="datetime64[ms]")), np.zeros(0, dtype=np.int64)
     lon, lat, t, accuracy, speed, seq = zip(*rows, strict=True)
-    stamps = np.array([np.datetime64(_utc(x).replace(tzinfo=None), "ms") for x in t])
+    # Naive moments (SQLite) are UTC, as stored.
+    stamps = pd.to_datetime(list(t), utc=True).tz_localize(None).to_numpy("datetime64[ms]")
     fixes = Fixes.from_arrays(np.array(lon), np.array(lat), stamps,
                               accuracy_m=np.array([np.nan if a is None else a for a in accuracy]),
                               speed_mps=np.array([np.nan if s is None else s for s in speed]))

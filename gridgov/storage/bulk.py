@@ -12,7 +12,7 @@ import json
 
 import numpy as np
 import shapely
-from sqlalchemy import Table, text
+from sqlalchemy import JSON, Table, insert, text
 from sqlalchemy.orm import Session
 
 from gridgov.storage.types import GeometryColumn
@@ -33,7 +33,7 @@ def _column_values(table: Table, name: str, rows: list[dict]) -> list:
             encoded[present] = shapely.to_wkb(shapely.set_srid(geoms[present], column.type.srid), hex=True,
                                               include_srid=True)
         return encoded.tolist()
-    if column.type.__class__.__name__ == "JSON":
+    if isinstance(column.type, JSON):
         return [None if value is None else json.dumps(value, ensure_ascii=False) for value in values]
     return values
 
@@ -66,3 +66,13 @@ def copy_insert(session: Session, table: Table, rows: list[dict], *, skip_taken:
     with raw.cursor() as cursor:
         cursor.execute(f"DELETE FROM {temp}")  # a second batch in this transaction starts empty
     return inserted
+
+
+def insert_rows(session: Session, table: Table, rows: list[dict]) -> None:
+    """Insert ``rows`` into ``table``: by COPY on PostgreSQL when there are many, else one INSERT."""
+    if not rows:
+        return
+    if len(rows) >= COPY_FROM_ROWS and session.get_bind().dialect.name == "postgresql":
+        copy_insert(session, table, rows)
+    else:
+        session.execute(insert(table), rows)

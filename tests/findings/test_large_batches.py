@@ -77,3 +77,28 @@ def test_a_large_batch_with_one_bad_item_stores_nothing(county):
     assert response.status_code == 422
     assert [d["index"] for d in response.json()["details"]] == [N - 1]
     assert counts(county) == (0, 0)
+
+
+def test_a_long_live_batch_of_fixes_is_stored_in_full(county):
+    """Many fixes in one batch take the bulk path on PostgreSQL; every one is stored, in order."""
+    from datetime import UTC, datetime, timedelta
+
+    from gridgov.patrols.models import TrackFix
+
+    patrol_id = str(uuid.uuid4())
+    start = datetime.now(UTC) - timedelta(hours=2)
+    with TestClient(create_app(app_url(county)), headers=bearer(county, "w4309210001")) as client:
+        assert client.post("/api/v1/patrols", json={"id": patrol_id, "grid_code": "43092110020101",
+                                                     "started_at": start.isoformat()}).status_code == 201
+        fixes = [{"lon": lattice(0.1 + 0.8 * k / N, 0.5)[0], "lat": lattice(0.1, 0.5)[1],
+                  "time": (start + timedelta(seconds=10 * k)).isoformat(), "accuracy_m": 5.0 if k % 2 else None}
+                 for k in range(N)]
+        response = client.post(f"/api/v1/patrols/{patrol_id}/fixes", json={"id": str(uuid.uuid4()), "fixes": fixes})
+        assert response.status_code == 201, response.text
+    with transaction(get_engine(county)) as session:
+        stored = session.execute(select(TrackFix.seq, TrackFix.accuracy_m, TrackFix.t)
+                                 .where(TrackFix.patrol_id == patrol_id).order_by(TrackFix.seq)).all()
+    assert [seq for seq, _, _ in stored] == list(range(N))
+    assert [a for _, a, _ in stored] == [5.0 if k % 2 else None for k in range(N)]
+    first = stored[0][2] if stored[0][2].tzinfo else stored[0][2].replace(tzinfo=UTC)
+    assert abs((first - start).total_seconds()) < 0.001
