@@ -46,7 +46,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from datetime import UTC, date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
 import pandas as pd
@@ -64,6 +64,13 @@ from gridgov.geo.crs import STORAGE_EPSG, to_metric, transformer
 from gridgov.grids.locating import locator_for
 from gridgov.grids.models import County, Level, ResourceKind, Unit
 from gridgov.patrols.checklists import DOMAIN_OF_RESOURCE, grid_resources, items_for
+from gridgov.patrols.demo_paths import (
+    CHINA,
+    largest_part,
+    river_line,
+    walk,
+    walking_ring,
+)
 from gridgov.patrols.models import Patrol, PatrolCheck, PatrolStatus, TrackBatch, TrackFix
 from gridgov.patrols.service import content_hash, measurements
 from gridgov.patrols.tracks import Fixes
@@ -82,25 +89,14 @@ SOURCE = "demo"
 NAMESPACE = uuid.UUID("6f1c2b8e-3d4a-5e6f-8a9b-0c1d2e3f4a5b")
 """Namespace of the UUID5 ids of demo patrols and findings."""
 
-CHINA = timezone(timedelta(hours=8), "CST")
 
 MISS_RATE = 0.08
 """Mean share of grid-weeks without a patrol (per grid drawn from a Beta distribution around it)."""
-SHORT_RATE = 0.035
-"""Share of patrols too short for the grid rule: under 2 km, or under 30 minutes."""
-SUSPICIOUS_RATE = 0.012
-"""Share of tracks with a GPS glitch or a stuck position, which flag_track catches."""
 FINDING_RATE = 0.2
 """Findings per patrol, about."""
 REPORT_AGAIN_RATE = 0.08
 """Chance that a finding re-reports an earlier one of its grid nearby (a possible duplicate), if any."""
-RIVER_WALK_RATE = 0.85
-"""Share of the patrols of a grid with a river that walk along it."""
 
-MIN_RIVER_M = 250.0
-"""A grid's river stretch shorter than this is not walked along."""
-DENSE_M = 5.0
-"""Spacing of the dense path the fixes are taken from."""
 
 CATEGORY_WEIGHTS = {
     "river_garbage": 3.0, "river_sewage_outfall": 1.5, "river_sand_mining": 0.7, "river_encroachment": 1.0,
@@ -241,47 +237,16 @@ def _grids(session: Session, county_code: str, epsg: int, rng: np.random.Generat
         shapes = {kind: geoms[np.lexsort(shapely.bounds(geoms).T[::-1])] for kind, geoms in metric.items()}
         grids.append(_Grid(
             code=unit.code, unit=unit, epsg=epsg, metric=grid_metric, inner=shapely.buffer(grid_metric, -3.0),
-            ring=_ring(grid_metric, rng.uniform(20.0, 40.0)), river=_river(shapes.get(ResourceKind.RIVER)),
+            ring=walking_ring(grid_metric, rng.uniform(20.0, 40.0)), river=river_line(shapes.get(ResourceKind.RIVER)),
             resources=metric, shapes=shapes, items=items_of[domains],
             miss_rate=float(rng.beta(1.0, (1 - MISS_RATE) / MISS_RATE)),
         ))
     return grids
 
 
-def _largest(geom: shapely.Geometry) -> shapely.Geometry | None:
-    parts = shapely.get_parts(geom)
-    parts = parts[~shapely.is_empty(parts)]
-    if not len(parts):
-        return None
-    size = shapely.area(parts) if shapely.get_dimensions(parts[0]) == 2 else shapely.length(parts)
-    return parts[int(np.argmax(size))]
 
 
-def _ring(grid_metric: shapely.Geometry, inset: float) -> np.ndarray:
-    """The loop an officer walks where no river is: the grid's outline ``inset`` metres inside."""
-    for distance in (inset, 5.0, 0.0):
-        part = _largest(shapely.buffer(grid_metric, -distance) if distance else grid_metric)
-        if part is not None and part.length > 200:
-            break
-    return shapely.get_coordinates(shapely.get_exterior_ring(part))
 
-
-def _river(rivers) -> np.ndarray | None:
-    if rivers is None or not len(rivers):
-        return None
-    merged = _largest(shapely.line_merge(shapely.union_all(rivers)))
-    return shapely.get_coordinates(merged) if merged is not None and merged.length >= MIN_RIVER_M else None
-
-
-def _along(coords: np.ndarray, distance: np.ndarray) -> np.ndarray:
-    """Points at ``distance`` metres along the polyline ``coords`` (clamped to its ends)."""
-    cumulative = np.concatenate([[0.0], np.cumsum(np.hypot(*np.diff(coords, axis=0).T))])
-    return np.column_stack([np.interp(distance, cumulative, coords[:, 0]),
-                            np.interp(distance, cumulative, coords[:, 1])])
-
-
-def _length(coords: np.ndarray) -> float:
-    return float(np.hypot(*np.diff(coords, axis=0).T).sum())
 
 
 # --- planning the patrols and walking them --------------------------------------------------------------
@@ -323,7 +288,10 @@ def _plan(session: Session, county_code: str, grids: list[_Grid], today: date, w
                 continue
             busy[officer].add(day)
             patrol_id = str(uuid.uuid5(NAMESPACE, f"patrol/{seed}/{county_code}/{grid.code}/{first.isoformat()}"))
-            plans.append(_walk(patrol_id, grid, officer, usernames[officer], day, county_box, rng))
+            walked = walk(grid.river, grid.ring, day, county_box, rng)
+            plans.append(_Patrol(id=patrol_id, grid=grid, officer_code=officer, username=usernames[officer],
+                                 kind=walked.kind, xy=walked.xy, t_ms=walked.t_ms, accuracy_m=walked.accuracy_m,
+                                 speed_mps=walked.speed_mps))
     return plans
 
 
@@ -332,92 +300,6 @@ def _officer_on(rows: list[tuple[str, date, date | None]], day: date) -> str | N
         if valid_from <= day and (valid_to is None or valid_to > day):
             return officer
     return None
-
-
-def _walk(patrol_id: str, grid: _Grid, officer: str, username: str, day: date, county_box: np.ndarray,
-          rng: np.random.Generator) -> _Patrol:
-    """The fixes of one patrol: a path along the river or the loop, walked with stops and GPS jitter."""
-    roll = rng.random()
-    kind = ("short_distance" if roll < SHORT_RATE * 0.6 else "short_time" if roll < SHORT_RATE
-            else "glitch" if roll < SHORT_RATE + SUSPICIOUS_RATE / 2 else "stuck" if roll < SHORT_RATE + SUSPICIOUS_RATE
-            else "normal")
-    if kind == "short_distance":
-        length, speed = rng.uniform(800.0, 1700.0), rng.uniform(1.1, 1.4)
-    elif kind == "short_time":
-        length, speed = rng.uniform(2050.0, 2400.0), rng.uniform(1.45, 1.6)
-    else:
-        length, speed = rng.uniform(2300.0, 4000.0), rng.uniform(1.1, 1.5)
-    path = _path(grid, rng, length)
-    total = min(length, _length(path))
-    steps = rng.uniform(25.0, 40.0, int(total / 25.0) + 2)
-    along = np.concatenate([[0.0], np.cumsum(steps)])
-    along = np.append(along[along < total], total)
-    points = _along(path, along)
-    walk_s = np.diff(along) / (speed * rng.uniform(0.85, 1.15, len(along) - 1))
-    # Stops to look at things: a fix every 45-90 s at one place (the jitter sets them apart).
-    stops = np.zeros(len(points), dtype=np.intp)
-    if kind != "short_time" and len(points) > 3:
-        pause_s = rng.uniform(3.0, 10.0) * 60
-        if kind != "short_distance":
-            pause_s = max(pause_s, 32 * 60 - walk_s.sum())
-        where = rng.choice(np.arange(1, len(points) - 1), size=min(int(rng.integers(2, 5)), len(points) - 2),
-                           replace=False)
-        stops[where] = np.maximum(np.round(rng.dirichlet(np.ones(len(where))) * pause_s / 67.5), 1)
-    owner = np.repeat(np.arange(len(points)), stops + 1)
-    arriving = np.concatenate([[True], owner[1:] != owner[:-1]])
-    step_s = np.where(arriving, np.concatenate([[0.0], walk_s])[owner], rng.uniform(45.0, 90.0, len(owner)))
-    step_s[0] = 0.0
-    sigma = rng.uniform(2.0, 5.0)
-    xy = points[owner] + np.clip(rng.normal(0.0, sigma, (len(owner), 2)), -3 * sigma, 3 * sigma)
-    start = datetime.combine(day, time(8), CHINA) + timedelta(seconds=int(rng.integers(5 * 60, 8 * 3600)))
-    t_ms = int(start.timestamp()) * 1000 + np.round(np.cumsum(step_s) * 1000).astype(np.int64)
-    accuracy = np.round(sigma * rng.uniform(1.5, 2.5, len(owner)), 1)
-    if rng.random() < 0.8:  # the phone's own speed reading; some phones send none
-        moved = np.hypot(*np.diff(xy, axis=0).T) / np.maximum(np.diff(t_ms) / 1000, 1.0)
-        speeds = np.round(np.concatenate([[0.0], np.where(arriving[1:], moved, 0.0)]), 2)
-    else:
-        speeds = np.full(len(owner), np.nan)
-    if kind == "glitch":  # one fix thrown a couple of kilometres (within the county): a speed jump there and back
-        i = int(rng.integers(len(xy) // 3, 2 * len(xy) // 3))
-        angle = rng.uniform(0, 2 * np.pi)
-        jump = rng.uniform(1500.0, 2500.0) * np.array([np.cos(angle), np.sin(angle)])
-        x0, y0, x1, y1 = county_box
-        xy[i] += jump if x0 <= xy[i, 0] + jump[0] <= x1 and y0 <= xy[i, 1] + jump[1] <= y1 else -jump
-    return _Patrol(id=patrol_id, grid=grid, officer_code=officer, username=username, kind=kind, xy=xy, t_ms=t_ms,
-                   accuracy_m=accuracy, speed_mps=speeds)
-
-
-def _path(grid: _Grid, rng: np.random.Generator, length: float) -> np.ndarray:
-    """Vertices of a path of about ``length`` metres: along the river out and back, or round the loop."""
-    if grid.river is None or rng.random() >= RIVER_WALK_RATE:
-        return _loop(grid.ring, rng.uniform(0.0, _length(grid.ring)), length, rng.choice([-1.0, 1.0]))
-    river = grid.river if rng.random() < 0.5 else grid.river[::-1]
-    side = rng.choice([-1.0, 1.0]) * rng.uniform(3.0, 8.0)
-    out, back = _bank(river, side), _bank(river, -side)
-    out_length, back_length, half = _length(out), _length(back), length / 2
-    if half <= min(out_length, back_length):  # out along one bank, back along the other
-        f0 = rng.uniform(0.0, 1.0 - half / out_length)
-        fractions = np.linspace(f0, f0 + half / out_length, max(int(half / DENSE_M), 2))
-        return np.concatenate([_along(out, fractions * out_length), _along(back, fractions[::-1] * back_length)])
-    # The whole stretch out and back, then on round the loop from the nearest point of it.
-    fractions = np.linspace(0.0, 1.0, max(int(out_length / DENSE_M), 2))
-    coords = np.concatenate([_along(out, fractions * out_length), _along(back, fractions[::-1] * back_length)])
-    ring = shapely.LineString(grid.ring)
-    joined = shapely.line_locate_point(ring, shapely.Point(coords[-1]))
-    rest = max(length - _length(coords), DENSE_M)
-    return np.concatenate([coords, _loop(grid.ring, joined, rest, rng.choice([-1.0, 1.0]))])
-
-
-def _bank(river: np.ndarray, distance: float) -> np.ndarray:
-    bank = shapely.offset_curve(shapely.LineString(river), distance)
-    if isinstance(bank, shapely.LineString) and not bank.is_empty and bank.length > 0:
-        return shapely.get_coordinates(bank)
-    return river
-
-
-def _loop(ring: np.ndarray, start: float, length: float, direction: float) -> np.ndarray:
-    perimeter = _length(ring)
-    return _along(ring, (start + direction * np.arange(0.0, length + DENSE_M, DENSE_M)) % perimeter)
 
 
 def _project(plans: list[_Patrol], epsg: int) -> None:
@@ -541,7 +423,7 @@ def _spot(p: _Patrol, kind: ResourceKind, rng: np.random.Generator) -> np.ndarra
     weights = size * np.exp(-shapely.distance(track, geoms) / 150.0) + 1e-12
     geom = geoms[rng.choice(len(geoms), p=weights / weights.sum())]
     if kind is ResourceKind.RIVER:  # on the water or the bank
-        part = _largest(geom)
+        part = largest_part(geom)
         candidates = shapely.get_coordinates(shapely.line_interpolate_point(part, rng.uniform(0, part.length, 24)))
         candidates = candidates + rng.normal(0.0, 4.0, candidates.shape)
         inside = shapely.contains_xy(p.grid.inner, candidates[:, 0], candidates[:, 1])
