@@ -31,3 +31,23 @@ def test_an_unaudited_change_is_caught_and_an_audited_one_is_not(backend, small_
     rename(url, "改名二", audited=False)
     found = audit_guard.take()
     assert len(found) == 1 and "changed units with no audit record: UPDATE units" in found[0]
+
+
+def test_an_insert_returning_rows_is_caught_and_one_that_changed_nothing_is_not(backend, small_county_gpkg,
+                                                                                 tmp_path):
+    """``INSERT … ON CONFLICT DO NOTHING RETURNING`` counts by the rows it stored (SQLite counts them only
+    as they are returned, so the guard reads the count at commit)."""
+    from gridgov.people.models import Person
+    from gridgov.storage.db import insert_new
+
+    url = new_database(backend, tmp_path, "guard_returning")
+    import_dataset(url, small_county_gpkg)
+    audit_guard.take()
+    row = {"county_code": "430921", "code": "P0001", "name": "测试人", "synthetic": True}
+    with transaction(get_engine(url)) as session:
+        assert insert_new(session, Person, [row]) == {("430921", "P0001")}
+    found = audit_guard.take()
+    assert len(found) == 1 and "changed people with no audit record" in found[0]
+    with transaction(get_engine(url)) as session:
+        assert insert_new(session, Person, [row]) == set()  # taken: nothing stored, nothing to audit
+    assert audit_guard.take() == []

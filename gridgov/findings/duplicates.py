@@ -1,7 +1,8 @@
 """Possible duplicates: a new finding near an open one of the same category is probably the same problem.
 
-Pure: points in a metric CRS (metres) in, indexes out. One KD-tree per category over the open findings
-and the batch's own earlier items, so ten thousand new findings cost one tree query each, not a scan.
+Pure: points in a metric CRS (metres) in, indexes out. Per category, one KD-tree over the open findings
+and the batch's own items, and one pairwise query of it against the new items: every pair closer than
+the radius at once, then the nearest earlier point per new item, all in NumPy (no loop over items).
 """
 
 from __future__ import annotations
@@ -32,16 +33,19 @@ def nearest_open(
     n_open = len(open_xy)
     all_xy = np.concatenate([open_xy.reshape(-1, 2), new_xy.reshape(-1, 2)])
     all_category = np.concatenate([open_category.astype(object), new_category.astype(object)])
+    new_category = new_category.astype(object)
     result = np.full(len(new_xy), -1, dtype=np.int64)
-    for category in np.unique(new_category.astype(object)):
+    for category in np.unique(new_category):
         members = np.flatnonzero(all_category == category)
-        tree = cKDTree(all_xy[members])
-        radius = radius_of[category]
-        for j in np.flatnonzero(new_category.astype(object) == category):
-            me = n_open + j
-            hits = members[tree.query_ball_point(all_xy[me], radius)]
-            hits = hits[hits < me]  # only what came before: open findings, then earlier items of the batch
-            if hits.size:
-                distances = np.hypot(*(all_xy[hits] - all_xy[me]).T)
-                result[j] = hits[np.argmin(distances)]
+        news = np.flatnonzero(new_category == category)
+        pairs = cKDTree(new_xy.reshape(-1, 2)[news]).sparse_distance_matrix(
+            cKDTree(all_xy[members]), radius_of[category], output_type="ndarray")
+        item, earlier, distance = news[pairs["i"]], members[pairs["j"]], pairs["v"]
+        before = earlier < n_open + item  # only what came before: open findings, then earlier items of the batch
+        item, earlier, distance = item[before], earlier[before], distance[before]
+        order = np.lexsort((earlier, distance, item))  # per item: nearest first, the lower index on a tie
+        item, earlier = item[order], earlier[order]
+        first = np.ones(item.size, dtype=bool)
+        first[1:] = item[1:] != item[:-1]
+        result[item[first]] = earlier[first]
     return result

@@ -162,6 +162,8 @@ class Locator:
             out: pd.array(micro_grids[col].to_numpy(dtype=object), dtype="str")
             for out, col in zip(RESULT_COLUMNS, CODE_COLUMNS, strict=True)
         }
+        self._plain_codes = {out: micro_grids[col].to_numpy(dtype=object)
+                             for out, col in zip(RESULT_COLUMNS, CODE_COLUMNS, strict=True)}
         self._build(cell_size_m, max_cells)
 
     def __len__(self) -> int:
@@ -334,6 +336,23 @@ class Locator:
         frame = {name: codes.take(idx, allow_fill=True) for name, codes in self._codes.items()}
         frame["inside"] = idx >= 0
         return pd.DataFrame(frame)
+
+    def codes(self, lon, lat) -> dict[str, list[str | None]]:
+        """The same codes as ``locate`` as plain lists, ``None`` outside: for a request locating a point or
+        two, where building a DataFrame would cost more than finding the micro-grid.
+
+        >>> import geopandas as gpd
+        >>> from shapely import box
+        >>> mg = gpd.GeoDataFrame({"code": ["4309211002010101"], "grid_code": ["43092110020101"],
+        ...                        "village_code": ["430921100201"], "town_code": ["430921100"]},
+        ...                       geometry=[box(112.5, 29.3, 112.6, 29.4)], crs="EPSG:4490")
+        >>> Locator(mg).codes([112.55, 112.7], [29.35, 29.35])["grid_code"]
+        ['43092110020101', None]
+        """
+        idx = self.locate_indices(lon, lat)
+        inside = idx >= 0
+        return {name: [value if ok else None for value, ok in zip(np.take(values, idx).tolist(), inside.tolist())]
+                for name, values in self._plain_codes.items()}
 
 
 def lowest_per_point(point_idx: np.ndarray, poly_idx: np.ndarray, n: int) -> np.ndarray:

@@ -27,15 +27,12 @@ from gridgov.people.admin_schemas import (
     UserRead,
     UserUpdate,
 )
-from gridgov.people.auth import current_principal, require
+from gridgov.people.auth import PrincipalDep, require
 from gridgov.people.models import ChiefDomain, Role, User
-from gridgov.people.principal import Principal
-from gridgov.storage.session import get_session
+from gridgov.storage.session import SessionDep
 
 router = APIRouter(prefix="/api/v1", tags=["people"])
 
-SessionDep = Annotated[Session, Depends(get_session)]
-PrincipalDep = Annotated[Principal, Depends(current_principal)]
 CodePath = Annotated[str, Path(min_length=1, max_length=32, pattern=r"^[0-9A-Za-z_-]+$")]
 UsernamePath = Annotated[str, Path(min_length=1, max_length=64)]
 ADMIN_ONLY = [Depends(require(Role.ADMIN))]

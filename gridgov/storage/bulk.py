@@ -50,7 +50,8 @@ def copy_insert(session: Session, table: Table, rows: list[dict], *, skip_taken:
     temp = f"incoming_{table.name}"
     raw = session.connection().connection.dbapi_connection
     with raw.cursor() as cursor:  # the staging table is scratch, not data: straight to the driver
-        cursor.execute(f"CREATE TEMP TABLE IF NOT EXISTS {temp} (LIKE {table.name}) ON COMMIT DELETE ROWS")
+        cursor.execute(f"CREATE TEMP TABLE IF NOT EXISTS {temp} (LIKE {table.name} INCLUDING DEFAULTS) "
+                       "ON COMMIT DELETE ROWS")
         with cursor.copy(f"COPY {temp} ({quoted}) FROM STDIN") as copy:
             for values in zip(*columns, strict=True):
                 copy.write_row(values)

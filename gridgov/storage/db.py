@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from functools import lru_cache
+from functools import lru_cache, partial
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event, text
@@ -58,7 +58,10 @@ def _engine_for(url: str) -> Engine:
         engine = create_engine(url, connect_args={"check_same_thread": False})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    # A fixed set of connections, as many as the requests a worker serves at once (see gridgov.main), plus a
+    # few for the rare nested transaction: opening a PostgreSQL connection forks a server process, which
+    # costs more than most requests, so connections are kept rather than opened and closed under load.
+    return create_engine(url, pool_pre_ping=True, pool_size=get_settings().database_pool_size, max_overflow=5)
 
 
 def insert_new(session: Session, model, rows: list[dict]) -> set[tuple]:
@@ -89,8 +92,14 @@ def refresh_statistics(engine: Engine) -> None:
             conn.execute(text("ANALYZE"))
 
 
-def session_factory(engine: Engine) -> sessionmaker[Session]:
-    return sessionmaker(bind=engine, expire_on_commit=False)
+_sessions = sessionmaker(expire_on_commit=False)
+"""One factory for every engine: a sessionmaker made per request would make a new Session class each
+time, and setting up a class's event dispatch costs more than a short request's own work."""
+
+
+def session_factory(engine: Engine) -> Callable[[], Session]:
+    """Sessions on ``engine`` whose objects stay readable after commit."""
+    return partial(_sessions, bind=engine)
 
 
 @contextmanager

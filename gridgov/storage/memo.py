@@ -27,15 +27,23 @@ _generation = 0
 MAX_ENTRIES = 10_000
 
 
+def recall(key: Hashable) -> object | None:
+    """The value remembered for ``key`` if it is still fresh, else None (nothing is computed)."""
+    entry = _entries.get(key)
+    if entry is not None and entry[0] > time.monotonic() and entry[1] == _generation:
+        return entry[2]
+    return None
+
+
 def remembered(key: Hashable, compute: Callable[[], T]) -> T:
     """The value for ``key`` computed within the last ``GRIDGOV_CACHE_SECONDS``, else ``compute()``."""
     seconds = get_settings().cache_seconds
     if seconds <= 0:
         return compute()
+    value = recall(key)
+    if value is not None:
+        return value
     now = time.monotonic()
-    entry = _entries.get(key)
-    if entry is not None and entry[0] > now and entry[1] == _generation:
-        return entry[2]
     generation = _generation
     value = compute()
     with _lock:
