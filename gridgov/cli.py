@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sys
 from contextlib import contextmanager
-from datetime import date
+from datetime import date, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -18,7 +18,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from gridgov.audit.cli import audit_app
 from gridgov.config import REPO_ROOT, get_settings
-from gridgov.errors import GridGovError
+from gridgov.errors import GridGovError, InvalidParameter
 from gridgov.patrols.cli import patrols_app
 from gridgov.people.cli import users_app
 from gridgov.storage import walls
@@ -256,7 +256,8 @@ def demo(
         console.print(f"Seeded synthetic patrol history: {history['patrols']:,} patrols "
                       f"({history['track_fixes']:,} GPS fixes, {history['flagged_patrols']} flagged), "
                       f"{history['checks']:,} checklist answers, {history['findings']:,} findings "
-                      f"({history['possible_duplicates']} possible duplicates)")
+                      f"({history['possible_duplicates']} possible duplicates); along the workflow: "
+                      + ", ".join(f"{n:,} {status}" for status, n in sorted(history["statuses"].items())))
     table = Table(title="Demo sign-ins 演示账号 (http://%s:%d/sign-in)" % (host, port))
     for column in ("role", "username", "password"):
         table.add_column(column)
@@ -265,6 +266,63 @@ def demo(
     console.print(table)
     if not build_only:
         _serve(host, port)
+
+
+@app.command()
+def tick() -> None:
+    """Escalate overdue findings and deliver due notifications once (for cron, with
+    GRIDGOV_SCHEDULER_SECONDS=0 on the server)."""
+    from gridgov.scheduler import run_once
+
+    report = run_once()
+    levels = ", ".join(f"{e.finding_id} → {e.level}" for e in report.escalated[:10])
+    console.print(f"escalated {len(report.escalated)}" + (f" ({levels}{' …' if len(report.escalated) > 10 else ''})"
+                                                          if levels else ""))
+    console.print(f"notifications: {report.delivery}")
+
+
+@app.command()
+def kpi(
+    since: Annotated[str, typer.Option(help="First day of the period (YYYY-MM-DD, county time).")],
+    until: Annotated[str, typer.Option(help="Day after the period (YYYY-MM-DD, county time).")],
+    group_by: Annotated[str, typer.Option(help="county, town, village, grid, micro_grid, domain, category; "
+                                               "several joined by commas")] = "town",
+    csv: Annotated[Path | None, typer.Option(help="Also write the table to this CSV file.")] = None,
+) -> None:
+    """Key figures of the county's findings for a period, recounted from the workflow's events."""
+    from zoneinfo import ZoneInfo
+
+    from gridgov.findings.kpi_service import kpi_table
+    from gridgov.findings.kpis import GROUP_COLUMNS, kpi_rows_to_csv
+    from gridgov.people.principal import cli_principal
+
+    zone = ZoneInfo(get_settings().timezone)
+    try:
+        start, end = (datetime.combine(date.fromisoformat(day), datetime.min.time(), zone) for day in (since, until))
+    except ValueError as error:
+        _fail(InvalidParameter(f"--since and --until take dates like 2026-11-01: {error}"))
+    keys = [k.strip() for k in group_by.split(",")]
+    with transaction(owner_engine()) as session:
+        try:
+            table = kpi_table(session=session, principal=cli_principal(session=session), since=start, until=end,
+                              group_by=keys)
+        except GridGovError as error:
+            _fail(error)
+    view = Table(title=f"KPIs {since} – {until} (end exclusive), by {group_by}")
+    shown = [*(GROUP_COLUMNS[k] for k in keys), *KPI_SHOWN]
+    for column in shown:
+        view.add_column(column)
+    for row in table[shown].itertuples(index=False):
+        view.add_row(*("" if value is None else f"{value:.4f}" if isinstance(value, float) else str(value)
+                       for value in row))
+    console.print(view)
+    if csv is not None:
+        csv.write_text(kpi_rows_to_csv(table), encoding="utf-8")
+        console.print(f"wrote {csv}")
+
+
+KPI_SHOWN = ["registered", "closed", "completion_rate", "on_time_rate", "accept_hours_median",
+             "resolve_hours_median", "overdue_now", "escalations", "small", "rank"]
 
 
 def main() -> None:  # pragma: no cover - console entry point alias

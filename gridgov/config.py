@@ -32,6 +32,10 @@ class Settings(BaseSettings):
         "database_url. On PostgreSQL set both: the web app then connects as a gridgov_app member that owns "
         "nothing, so row-level security applies to it.",
     )
+    database_pool_size: int = Field(
+        default=20, ge=1, description="Requests a worker process serves at once on PostgreSQL, each on a "
+        "connection of its own kept open between requests; more wait for a free one.",
+    )
     county_code: str = Field(default="430921", description="Default county (adcode) for the demo.")
     ogc_default_limit: int = Field(default=100, ge=1)
     ogc_max_limit: int = Field(default=10_000, ge=1)
@@ -63,6 +67,23 @@ class Settings(BaseSettings):
     area_coverage_m: float = Field(default=100.0, gt=0, description="Forest or farmland counts as covered this close.")
     max_speed_kmh: float = Field(default=120.0, gt=0, description="Faster between two fixes is flagged.")
     max_outside_m: float = Field(default=500.0, gt=0, description="A fix farther outside the grid is flagged.")
+
+    timezone: str = Field(default="Asia/Shanghai", description="The county's clock: working hours and days.")
+    work_hours: str = Field(
+        default="08:30-12:00,14:00-17:30", description="Working hours of a working day (deadlines count only "
+        "these), as comma-separated HH:MM-HH:MM periods in the county's time zone.",
+    )
+    scheduler_seconds: float = Field(
+        default=60.0, ge=0, description="How often the app checks deadlines, escalates and delivers "
+        "notifications (0: off; run `gridgov tick` from cron instead).",
+    )
+    notify_channels: str = Field(default="log", description="Comma-separated channels: log, webhook.")
+    notify_log_path: Path = Field(default=REPO_ROOT / "var" / "notifications.jsonl",
+                                  description="Where the log channel appends notifications, one JSON per line.")
+    notify_webhook_url: str | None = Field(default=None, description="URL the webhook channel POSTs to.")
+    notify_max_attempts: int = Field(default=8, ge=1, description="Delivery attempts before a notification fails.")
+    notify_backoff_seconds: float = Field(default=30.0, gt=0, description="Wait before the first retry; doubles.")
+    kpi_small_sample: int = Field(default=20, ge=1, description="KPIs of fewer findings are marked, not ranked.")
 
     @model_validator(mode="after")
     def _demo_defaults(self) -> "Settings":

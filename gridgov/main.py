@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
+import anyio.to_thread
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -14,12 +18,14 @@ from gridgov.audit.router import router as audit_router
 from gridgov.config import get_settings
 from gridgov.errors import GridGovError
 from gridgov.findings.router import router as findings_router
+from gridgov.findings.workflow_router import router as workflow_router
 from gridgov.grids.router import router as grids_router
 from gridgov.maps.router import router as maps_router
 from gridgov.ogc.router import router as ogc_router
 from gridgov.patrols.router import router as patrols_router
 from gridgov.people.admin_router import router as people_admin_router
 from gridgov.people.auth_router import router as auth_router
+from gridgov.scheduler import run_forever
 from gridgov.storage.db import get_engine
 
 NUL_ESCAPE = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000", re.IGNORECASE)
@@ -91,6 +97,21 @@ class RefuseControlCharacters:
         return None
 
 
+@asynccontextmanager
+async def _lifespan(_app: FastAPI) -> AsyncIterator[None]:
+    """Serve at most as many requests at once as the database pool has connections (a request beyond that
+    waits for a thread instead of holding one while it waits for a connection), and run the workflow's
+    clock (escalations, notifications) while the app runs."""
+    settings = get_settings()
+    anyio.to_thread.current_default_thread_limiter().total_tokens = settings.database_pool_size
+    clock = None
+    if settings.scheduler_seconds > 0:
+        clock = asyncio.create_task(run_forever(settings.scheduler_seconds))
+    yield
+    if clock is not None:
+        clock.cancel()
+
+
 def create_app(database_url: str | None = None) -> FastAPI:
     """Build the app on the database at ``database_url`` (default: ``GRIDGOV_DATABASE_URL``)."""
     get_settings().check_production()
@@ -98,6 +119,7 @@ def create_app(database_url: str | None = None) -> FastAPI:
         title="GridGov",
         version=__version__,
         description="Grid governance for river, forest and field chiefs (河长制·林长制·田长制).",
+        lifespan=_lifespan,
     )
     app.state.engine = get_engine(database_url)
     app.include_router(auth_router)
@@ -106,6 +128,7 @@ def create_app(database_url: str | None = None) -> FastAPI:
     app.include_router(grids_router)
     app.include_router(patrols_router)
     app.include_router(findings_router)
+    app.include_router(workflow_router)
     app.include_router(ogc_router)
     app.include_router(maps_router)
     app.add_middleware(RefuseControlCharacters)

@@ -21,6 +21,9 @@ from tests.databases import POSTGIS_URL, app_url, new_database
 os.environ.setdefault("GRIDGOV_SECRET_KEY", secrets.token_urlsafe(48))
 # Photos the suite uploads go to a folder of this run, never into the checkout.
 os.environ.setdefault("GRIDGOV_PHOTO_ROOT", tempfile.mkdtemp(prefix="gridgov-photos-"))
+# No scheduler in the apps tests build: a test runs `tick` and delivery itself, when it means to.
+os.environ.setdefault("GRIDGOV_SCHEDULER_SECONDS", "0")
+os.environ.setdefault("GRIDGOV_NOTIFY_LOG_PATH", os.path.join(tempfile.mkdtemp(prefix="gridgov-notify-"), "n.jsonl"))
 get_settings.cache_clear()
 
 audit_guard.install()

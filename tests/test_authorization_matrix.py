@@ -488,6 +488,64 @@ def categories_list(client, actor, url):
         assert len(response.json()) == 14
 
 
+def finding_timeline(client, actor, url):
+    for key, (fid, _category, _point) in FINDINGS.items():
+        assert client.get(f"/api/v1/findings/{fid}/timeline").status_code == _finding_status(actor, key), key
+
+
+def finding_step(client, actor, url):
+    """Verifying a dispatched finding is nobody's step: 409 for whoever sees it, 404 for the rest; nothing
+    changes."""
+    for key, (fid, _category, _point) in FINDINGS.items():
+        response = client.post(f"/api/v1/findings/{fid}/steps", json={"action": "verify"})
+        expected = _finding_status(actor, key)
+        assert response.status_code == (409 if expected == 200 else expected), (key, response.text)
+
+
+def my_work(path: str) -> Probe:
+    def run(client, actor, url):
+        response = client.get(path)
+        assert response.status_code == (200 if actor.username else 401)
+        if actor.username:
+            seen = {item["id"] for item in client.get("/api/v1/findings?limit=10000").json()["items"]}
+            assert {item["id"] for item in response.json()["items"]} <= seen
+
+    return run
+
+
+def kpis_get(client, actor, url):
+    response = client.get("/api/v1/kpis", params={"since": "2025-01-01T00:00:00+08:00",
+                                                  "until": "2027-01-01T00:00:00+08:00", "group_by": "county"})
+    assert response.status_code == (200 if actor.username else 401)
+    if actor.username:
+        seen = client.get("/api/v1/findings?limit=1").json()["count"]
+        assert sum(row["registered"] for row in response.json()["rows"]) == seen
+
+
+def rules_list(path: str) -> Probe:
+    def run(client, actor, url):
+        response = client.get(path)
+        assert response.status_code == (200 if actor.username else 401)
+        if actor.username:
+            assert response.json()
+
+    return run
+
+
+def rule_put(path: str, body: dict) -> Probe:
+    """Only a county-wide administrator edits routing and deadlines; the probe writes the default back."""
+
+    def run(client, actor, url):
+        response = client.put(path, json=body)
+        if actor.username is None:
+            expected = 401
+        else:
+            expected = 200 if "admin" in actor.roles and actor.county_wide else 403
+        assert response.status_code == expected, response.text
+
+    return run
+
+
 # Patrols stored by the officers: one on the officer's grid in the own town, one in the other town.
 PATROLS = {"own": ("0e4a4d3c-0000-4000-8000-0000000000a1", "w4309210001", GRIDS[0]),
            "other": ("0e4a4d3c-0000-4000-8000-0000000000a2", "w4309210003", GRIDS[4])}
@@ -655,6 +713,17 @@ RULES: dict[tuple[str, str], Probe] = {
     ("GET", "/api/v1/findings/{finding_id}/photos"): finding_photos,
     ("POST", "/api/v1/findings/{finding_id}/photos"): photo_post,
     ("GET", "/api/v1/findings/{finding_id}/photos/{sha256}"): photo_get,
+    ("GET", "/api/v1/findings/{finding_id}/timeline"): finding_timeline,
+    ("POST", "/api/v1/findings/{finding_id}/steps"): finding_step,
+    ("GET", "/api/v1/inbox"): my_work("/api/v1/inbox"),
+    ("GET", "/api/v1/overdue"): my_work("/api/v1/overdue"),
+    ("GET", "/api/v1/kpis"): kpis_get,
+    ("GET", "/api/v1/routing-rules"): rules_list("/api/v1/routing-rules"),
+    ("PUT", "/api/v1/routing-rules/{domain}/{category_code}/{severity}"): rule_put(
+        "/api/v1/routing-rules/river/*/*", {"level": "village"}),
+    ("GET", "/api/v1/deadline-rules"): rules_list("/api/v1/deadline-rules"),
+    ("PUT", "/api/v1/deadline-rules/{category_code}/{severity}"): rule_put(
+        "/api/v1/deadline-rules/*/medium", {"accept_hours": 8.0, "resolve_days": 5.0, "escalate_hours": 8.0}),
 }
 
 

@@ -89,7 +89,7 @@ def snapshot(obj, fields: Iterable[str]) -> dict:
 
 REMEMBERED = frozenset({
     "dataset", "unit", "user", "role_grant", "officer_assignment", "chief_assignment", "finding_category",
-    "checklist_item", "patrol_rule",
+    "checklist_item", "patrol_rule", "routing_rule", "deadline_rule",
 })
 """Kinds of object that ``gridgov.storage.memo`` remembers facts about. Every change is audited, so the
 audit log is the one place that tells the memory to forget: a new kind of change cannot slip past it."""

@@ -46,16 +46,17 @@ from collections import defaultdict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 import numpy as np
 import pandas as pd
 import shapely
-from sqlalchemy import func, select, text, update
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from gridgov.audit.service import record_many
 from gridgov.config import get_settings
+from gridgov.findings import demo_workflow
 from gridgov.findings.models import Finding
 from gridgov.findings.schemas import FindingIn
 from gridgov.findings.service import submit_findings
@@ -208,7 +209,7 @@ def seed_demo_history(*, session: Session, county_code: str, today: date, weeks:
             progress("patrols measured", 1)
     _store_patrols(session, county_code, plans, checks, progress)
     submitted = _report(session, county_code, reports, today, progress)
-    _advance(session, county_code, reports, submitted, today, rng)
+    counts["statuses"] = _advance(session, county_code, reports, submitted, today, rng)
     counts.update(
         patrols=len(plans), track_fixes=sum(len(p.t_ms) for p in plans), checks=len(checks),
         findings=len(submitted), flagged_patrols=sum(bool(p.row["flags"]) for p in plans),
@@ -555,10 +556,10 @@ def _report(session: Session, county_code: str, reports: list[_Report], today: d
     return stored
 
 
-def _advance(session: Session, county_code: str, reports: list[_Report], stored: dict[str, Finding], today: date,
-             rng: np.random.Generator) -> None:
-    """Move the findings along the workflow by age; one audit record per finding moved."""
-    moved = defaultdict(list)
+def _advance(session: Session, county_code: str, reports: list[_Report], stored: dict, today: date,
+             rng: np.random.Generator) -> dict[str, int]:
+    """Take the findings along the workflow to where findings of their age stand (``STATUS_BY_AGE``)."""
+    targets = {}
     for report in reports:
         finding = stored[str(report.item.id)]
         age = (today - report.item.observed_at.date()).days
@@ -567,13 +568,7 @@ def _advance(session: Session, county_code: str, reports: list[_Report], stored:
         status = statuses[rng.choice(len(statuses), p=np.array(weights) / sum(weights))]
         if finding.duplicate_of is not None and age > 7 and rng.random() < 0.7:
             status = "rejected"  # the same problem as the earlier report
-        if status != finding.status:
-            moved[status].append(finding)
-    changes = [(f.id, f.grid_code, {"status": f.status}, {"status": status, "synthetic": True})
-               for status, findings in sorted(moved.items()) for f in findings]
-    for status, findings in sorted(moved.items()):
-        for chunk in _chunks(findings, 1000):
-            session.execute(update(Finding).where(Finding.county_code == county_code,
-                                                  Finding.id.in_([f.id for f in chunk])).values(status=status))
-    record_many(session=session, principal=cli_principal(session=session), action="seed_demo_status",
-                object_type="finding", changes=changes)
+        targets[finding.id] = status
+    evening = datetime.combine(today, time(18, 0), CHINA)
+    return demo_workflow.advance(session=session, principal=cli_principal(session=session),
+                                 findings=[stored[i] for i in targets], targets=targets, now=evening, rng=rng)

@@ -43,7 +43,10 @@ def finding_read(finding: Finding) -> FindingRead:
         received_at=finding.received_at, reporter=finding.reporter, patrol_id=finding.patrol_id, lon=finding.lon,
         lat=finding.lat, micro_grid_code=finding.micro_grid_code, grid_code=finding.grid_code,
         village_code=finding.village_code, town_code=finding.town_code, chiefs=finding.chiefs or {},
-        duplicate_of=finding.duplicate_of, flags=finding.flags or [],
+        duplicate_of=finding.duplicate_of, flags=finding.flags or [], version=finding.version,
+        owner_level=finding.owner_level, owner_unit=finding.owner_unit, owner_person=finding.owner_person,
+        accept_due=finding.accept_due, resolve_due=finding.resolve_due,
+        escalated_to=finding.escalated_to, closed_at=finding.closed_at,
     )
 
 

@@ -75,6 +75,14 @@ class FindingRead(BaseModel):
     chiefs: dict[str, str]
     duplicate_of: str | None
     flags: list[str]
+    version: int = Field(description="Number of the finding's latest event: send it with a step.")
+    owner_level: str | None
+    owner_unit: str | None
+    owner_person: str | None = Field(description="Who it waits on; null: the owner unit's queue.")
+    accept_due: UtcDateTime | None
+    resolve_due: UtcDateTime | None
+    escalated_to: str | None
+    closed_at: UtcDateTime | None
 
 
 class FindingBatchRead(BaseModel):
@@ -112,3 +120,77 @@ class CategoryRead(BaseModel):
     name_en: str
     duplicate_radius_m: float
     active: bool
+
+
+class StepRequest(BaseModel):
+    """One step of a finding's workflow, as its taker sends it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    action: Literal["dispatch", "reroute", "accept", "return", "start", "suspend", "resume", "resolve", "verify",
+                    "reopen", "reject"]
+    version: int | None = Field(default=None, ge=0, description="The version the step was decided on; a finding "
+                                "that moved on since answers 409 instead of acting on a state you never saw.")
+    note: Annotated[str | None, Field(max_length=2000)] = None
+    reason: Annotated[str | None, Field(max_length=2000, description="Required to return, suspend, reopen, "
+                                                                      "reject and reroute.")] = None
+    photos: list[Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]] = Field(
+        default_factory=list, max_length=20, description="sha256 of photos already attached to the finding")
+    owner_person: Annotated[str | None, Field(max_length=32)] = Field(
+        default=None, description="dispatch/reroute: the person to give it to (a chief of its domain over its "
+                                  "place, or its grid's officer); omitted: routed by the county's rules")
+    owner_level: Literal["village", "town", "county"] | None = None
+
+
+class EventRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    seq: int
+    at: UtcDateTime
+    actor: str
+    capacity: str
+    action: str
+    from_state: str | None
+    to_state: str | None
+    note: str | None
+    owner_level: str | None
+    owner_unit: str | None
+    owner_person: str | None
+    photos: list[str] | None
+    data: dict | None
+
+
+class TimelineRead(BaseModel):
+    finding: FindingRead
+    events: list[EventRead]
+    allowed: list[str] = Field(description="The steps you may take now.")
+
+
+class RouteIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    level: Literal["village", "town", "county"]
+
+
+class RouteRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    domain: str
+    category_code: str
+    severity: str
+    level: str
+
+
+class DeadlineIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    accept_hours: Annotated[float, Field(gt=0, le=2000, allow_inf_nan=False)]
+    resolve_days: Annotated[float, Field(gt=0, le=365, allow_inf_nan=False)]
+    escalate_hours: Annotated[float, Field(gt=0, le=2000, allow_inf_nan=False)]
+
+
+class DeadlineRead(DeadlineIn):
+    model_config = ConfigDict(from_attributes=True)
+
+    category_code: str
+    severity: str

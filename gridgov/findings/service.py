@@ -23,9 +23,11 @@ from sqlalchemy.orm import Session
 from gridgov.api_types import as_utc
 from gridgov.audit.service import record, record_many
 from gridgov.errors import Forbidden, GridGovError, NotFound
+from gridgov.findings import intake
 from gridgov.findings.duplicates import nearest_open
-from gridgov.findings.models import Finding, FindingCategory, FindingPhoto
+from gridgov.findings.models import CLOSED_STATES, Finding, FindingCategory, FindingPhoto
 from gridgov.findings.photos import PhotoStore, check_photo, exif_mismatch
+from gridgov.findings.routing import chiefs_in_office
 from gridgov.findings.schemas import FindingIn, InputCrs
 from gridgov.geo.crs import to_metric
 from gridgov.geo.gcj02 import gcj02_to_wgs84
@@ -33,16 +35,12 @@ from gridgov.grids.locating import locator_for
 from gridgov.grids.models import ResourceKind
 from gridgov.grids.service import metric_epsg_of
 from gridgov.patrols.models import Patrol
-from gridgov.people.assignments import in_force
-from gridgov.people.models import ChiefAssignment, Role
+from gridgov.people.models import Role
 from gridgov.people.principal import Principal
 from gridgov.storage import memo
 from gridgov.storage.db import insert_new
 
 REPORTING_ROLES = (Role.OFFICER, Role.CHIEF, Role.SUPERVISOR, Role.ADMIN)
-CLOSED_STATES = ("verified", "rejected")
-"""States of a finding that is no longer open: verified (closed) and rejected (not a problem); the rest of
-the workflow (reported, dispatched, accepted, in progress, resolved, …) is open."""
 FUTURE_TOLERANCE = timedelta(minutes=5)
 LAYER_OF_DOMAIN = {"river": ResourceKind.RIVER, "forest": ResourceKind.FOREST, "field": ResourceKind.FARMLAND}
 _DEG_PER_M = 1 / 111_000  # only to widen a bounding box before measuring in metres
@@ -120,19 +118,6 @@ def _stored(session: Session, county_code: str, ids: list[str]) -> dict[str, Fin
     return found
 
 
-def _chiefs(session: Session, county_code: str, on) -> dict[tuple[str, str], str]:
-    """(unit, domain) -> code of the chief in office on ``on``, for the whole county (a few thousand rows,
-    remembered for a few seconds: every report needs them)."""
-    def load() -> dict[tuple[str, str], str]:
-        rows = session.execute(
-            select(ChiefAssignment.unit_code, ChiefAssignment.domain, ChiefAssignment.chief_code)
-            .where(ChiefAssignment.county_code == county_code, in_force(ChiefAssignment, on))
-        ).all()
-        return {(unit, domain): chief for unit, domain, chief in rows}
-
-    return memo.remembered(("chiefs", str(session.get_bind().url), county_code, on), load)
-
-
 def _categories(session: Session, county_code: str) -> dict[str, SimpleNamespace]:
     """The county's active categories (domain and duplicate radius by code), remembered a few seconds."""
     def load() -> dict[str, SimpleNamespace]:
@@ -148,12 +133,11 @@ def _categories(session: Session, county_code: str) -> dict[str, SimpleNamespace
 def _open_near(session: Session, county_code: str, categories: set[str], lon: np.ndarray, lat: np.ndarray,
                margin_m: float) -> list[tuple[str, str, float, float]]:
     pad = margin_m * _DEG_PER_M / max(np.cos(np.radians(np.abs(lat).max())), 0.1)
+    f = Finding.__table__.c  # a plain Core query: it runs on every report
     return session.execute(
-        select(Finding.id, Finding.category_code, Finding.lon, Finding.lat).where(
-            Finding.county_code == county_code, Finding.category_code.in_(sorted(categories)),
-            Finding.status.not_in(CLOSED_STATES),
-            Finding.lon.between(lon.min() - pad, lon.max() + pad),
-            Finding.lat.between(lat.min() - pad, lat.max() + pad),
+        select(f.id, f.category_code, f.lon, f.lat).where(
+            f.county_code == county_code, f.category_code.in_(sorted(categories)), f.status.not_in(CLOSED_STATES),
+            f.lon.between(lon.min() - pad, lon.max() + pad), f.lat.between(lat.min() - pad, lat.max() + pad),
         )
     ).all()
 
@@ -163,56 +147,62 @@ def submit_findings(
 ) -> Submitted:
     """Check, locate and store ``items`` (all or nothing), replaying those already stored unchanged.
 
-    Two requests replaying the same new id at once both pass the checks; the database's primary key lets
-    one insert, and the other finds the stored finding: one record, both answered with it.
+    Ids come from phones and are almost always new, so the batch is first checked as if all were new and
+    inserted with ``ON CONFLICT DO NOTHING``; the ids the database skipped are then loaded and compared:
+    same content, a replay; other content, a conflict (409, and the transaction rolls back). Only when an
+    item fails the checks are stored ids looked up first, since an item checked today may be the replay of
+    one stored when it passed. Two requests replaying the same new id at once both pass the checks; the
+    primary key lets one insert, and the other finds the stored finding: one record, both answered with it.
     """
     if not principal.has(*REPORTING_ROLES):
         raise Forbidden("Only officers, chiefs, supervisors and administrators report findings.")
     now = now or datetime.now(UTC)
     county = principal.county_code
     hashes = [content_hash(item) for item in items]
-    problems: list[dict] = []
-    conflicts: list[dict] = []
+    repeated: list[dict] = []
     seen_ids: dict[str, int] = {}
     for index, item in enumerate(items):
         if str(item.id) in seen_ids:
-            problems.append(_problem(index, item, f"id repeats item {seen_ids[str(item.id)]} of this batch"))
+            repeated.append(_problem(index, item, f"id repeats item {seen_ids[str(item.id)]} of this batch"))
         seen_ids.setdefault(str(item.id), index)
-    stored = _stored(session, county, list(seen_ids))
-    fresh = []
-    for index, item in enumerate(items):
-        old = stored.get(str(item.id))
-        if old is None:
-            fresh.append(index)
-        elif old.content_hash != hashes[index]:
-            conflicts.append(_problem(index, item, "this id is already stored with different content"))
-    if conflicts:
-        raise BatchConflict(f"{len(conflicts)} item(s) reuse an id with different content; nothing was stored.",
-                            details=conflicts)
-    rows = _new_rows(session, principal, [items[i] for i in fresh], [hashes[i] for i in fresh], fresh, now,
-                     problems)
+    stored: dict[str, Finding] = {}
+    problems = list(repeated)
+    rows = _new_rows(session, principal, items, hashes, list(range(len(items))), now, problems)
+    if len(problems) > len(repeated):
+        stored = _stored(session, county, list(seen_ids))
+        _refuse_conflicts(items, hashes, stored)
+        fresh = [i for i, item in enumerate(items) if str(item.id) not in stored]
+        problems = list(repeated)
+        rows = _new_rows(session, principal, [items[i] for i in fresh], [hashes[i] for i in fresh], fresh, now,
+                         problems)
     if problems:
         problems.sort(key=lambda p: p["index"])
         raise BatchRejected(f"{len(problems)} item(s) of {len(items)} are invalid; nothing was stored.",
                             details=problems)
+    events, notices = intake.dispatch_new(session=session, principal=principal, rows=rows, now=now)
     inserted = {finding_id for _county, finding_id in insert_new(session, Finding, rows)}
+    intake.store_first_events(session=session, events=[e for e in events if e["finding_id"] in inserted],
+                              notices=[n for n in notices if n["subject_id"] in inserted])
     # What was just inserted answers from memory (loading ten thousand rows back would cost more than
-    # storing them); replays answer the stored rows, and ids a concurrent request stored between the
-    # check and the insert are loaded now: replays when the content matches, conflicts when not.
+    # storing them); the ids the database skipped are stored already: loaded now, and compared.
     by_id: dict[str, object] = {r["id"]: SimpleNamespace(**r) for r in rows if r["id"] in inserted}
     by_id |= stored
     late = [i for i in seen_ids if i not in by_id]
     by_id |= _stored(session, county, late) if late else {}
-    raced = [_problem(i, item, "this id was just stored with different content")
-             for i, item in enumerate(items)
-             if str(item.id) not in inserted and getattr(by_id.get(str(item.id)), "content_hash", None) != hashes[i]]
-    if raced:
-        raise BatchConflict(f"{len(raced)} item(s) reuse an id with different content; nothing was stored.",
-                            details=raced)
+    _refuse_conflicts(items, hashes, {i: f for i, f in by_id.items() if i not in inserted})
     record_many(session=session, principal=principal, action="report", object_type="finding",
                 changes=[(r["id"], r["grid_code"], None, _audit_state(r)) for r in rows if r["id"] in inserted])
     return Submitted(findings=[by_id[str(item.id)] for item in items], created=len(inserted),
                      replayed=len(items) - len(inserted))
+
+
+def _refuse_conflicts(items: Sequence[FindingIn], hashes: list[str], stored: dict[str, object]) -> None:
+    """409 when any item's id is among ``stored`` with other content."""
+    conflicts = [_problem(i, item, "this id is already stored with different content") for i, item in enumerate(items)
+                 if str(item.id) in stored and stored[str(item.id)].content_hash != hashes[i]]
+    if conflicts:
+        raise BatchConflict(f"{len(conflicts)} item(s) reuse an id with different content; nothing was stored.",
+                            details=conflicts)
 
 
 def _audit_state(row: dict) -> dict:
@@ -228,11 +218,11 @@ def _new_rows(session: Session, principal: Principal, items: list[FindingIn], ha
     county = principal.county_code
     categories = _categories(session, county)
     lon, lat = _storage_coordinates(items)
-    located = locator_for(session=session, county_code=county).locate(lon, lat)
+    located = locator_for(session=session, county_code=county).codes(lon, lat)
     patrol_ids = {str(item.patrol_id) for item in items if item.patrol_id}
     patrols = set(session.scalars(select(Patrol.id).where(Patrol.county_code == county,
                                                            Patrol.id.in_(sorted(patrol_ids))))) if patrol_ids else set()
-    micro_codes = located["micro_grid_code"].tolist()
+    micro_codes = located["micro_grid_code"]
     good = []
     for k, item in enumerate(items):
         index = indexes[k]
@@ -263,12 +253,12 @@ def _new_rows(session: Session, principal: Principal, items: list[FindingIn], ha
                                                  metric_epsg)) if near else np.empty((0, 2)))
     duplicate = nearest_open(new_xy=xy, new_category=item_categories, open_xy=open_xy,
                              open_category=np.array([r[1] for r in near], dtype=object), radius_of=radius_of)
-    chiefs = _chiefs(session, county, now.date())
+    chiefs = chiefs_in_office(session, county, now.date())
+    points = shapely.points(lon, lat)
     rows = []
-    columns = {name: located[name].tolist() for name in ("micro_grid_code", "grid_code", "village_code", "town_code")}
     for k, item in enumerate(items):
         domain = categories[item.category_code].domain
-        codes = {name: values[k] for name, values in columns.items()}
+        codes = {name: values[k] for name, values in located.items()}
         answerable = {}
         for level, unit in (("village", codes["village_code"]), ("town", codes["town_code"]), ("county", county)):
             if (unit, domain) in chiefs:
@@ -279,7 +269,7 @@ def _new_rows(session: Session, principal: Principal, items: list[FindingIn], ha
             "county_code": county, "id": str(item.id), "domain": domain, "category_code": item.category_code,
             "severity": item.severity.value, "description": item.description, "status": "reported",
             "observed_at": item.observed_at.astimezone(UTC), "received_at": now, "reporter": principal.username,
-            "patrol_id": str(item.patrol_id) if item.patrol_id else None, "geom": shapely.Point(lon[k], lat[k]),
+            "patrol_id": str(item.patrol_id) if item.patrol_id else None, "geom": points[k],
             "lon": float(lon[k]), "lat": float(lat[k]), "gcj02_input": item.crs is InputCrs.GCJ02, **codes,
             "chiefs": answerable, "duplicate_of": duplicate_of,
             "flags": ["possible_duplicate"] if duplicate_of else [], "content_hash": hashes[k],

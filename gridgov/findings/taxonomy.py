@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 from gridgov.audit.service import record, record_many, snapshot
 from gridgov.errors import Conflict, Forbidden, InvalidParameter
 from gridgov.findings.models import FindingCategory
+from gridgov.findings.routing import seed_routing_defaults
 from gridgov.patrols.checklists import seed_patrol_defaults
 from gridgov.people.models import Role
 from gridgov.people.principal import Principal
@@ -50,10 +51,11 @@ def seed_finding_categories(*, session: Session, principal: Principal) -> int:
 
 
 def seed_county_defaults(*, session: Session, principal: Principal) -> int:
-    """What a newly imported county starts with: checklists, patrol rules and finding categories."""
-    return seed_patrol_defaults(session=session, principal=principal) + seed_finding_categories(
-        session=session, principal=principal
-    )
+    """What a newly imported county starts with: checklists, patrol rules, finding categories, routing and
+    deadlines."""
+    return (seed_patrol_defaults(session=session, principal=principal)
+            + seed_finding_categories(session=session, principal=principal)
+            + seed_routing_defaults(session=session, principal=principal))
 
 
 def categories(*, session: Session, county_code: str, include_inactive: bool = False) -> list[FindingCategory]:

@@ -40,7 +40,7 @@ class Principal:
     roles: frozenset[Role]
     jurisdiction: Jurisdiction
     person_code: str | None = None
-    via: str = "api"  # "api" or "cli", recorded in the audit log
+    via: str = "api"  # "api", "cli" or "system" (the scheduler), recorded in the audit log
 
     def has(self, *roles: Role) -> bool:
         return any(role in self.roles for role in roles)

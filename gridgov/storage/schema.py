@@ -1,8 +1,16 @@
 """Every model, imported in one place so that Alembic and the test suite see the whole schema."""
 
 from gridgov.audit.models import AuditRecord  # noqa: F401
-from gridgov.findings.models import Finding, FindingCategory, FindingPhoto  # noqa: F401
+from gridgov.findings.models import (  # noqa: F401
+    DeadlineRule,
+    Finding,
+    FindingCategory,
+    FindingEvent,
+    FindingPhoto,
+    RoutingRule,
+)
 from gridgov.grids.models import County, Resource, Unit  # noqa: F401
+from gridgov.notifications.models import Notification  # noqa: F401
 from gridgov.patrols.models import (  # noqa: F401
     ChecklistItem,
     Patrol,

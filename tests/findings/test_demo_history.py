@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 from gridgov.api_types import as_utc
 from gridgov.audit.models import AuditRecord
 from gridgov.findings.demo import CHINA, SOURCE, seed_demo_history
-from gridgov.findings.models import Finding
+from gridgov.findings.models import Finding, FindingEvent
 from gridgov.findings.service import LAYER_OF_DOMAIN
 from gridgov.findings.taxonomy import DEFAULT_CATEGORIES
 from gridgov.geo.crs import to_metric
@@ -36,8 +36,8 @@ from tests.factories_geo import COUNTY as SMALL_COUNTY
 
 COUNTY = "430921"
 GRIDS, WEEKS = 780, 8
-OPEN_STATES = {"reported", "dispatched", "accepted", "in_progress"}
-WORKFLOW = OPEN_STATES | {"resolved", "verified", "rejected"}
+OPEN_STATES = {"dispatched", "accepted", "in_progress", "reopened"}
+WORKFLOW = OPEN_STATES | {"resolved", "verified", "rejected"}  # "reported" lasts no time: dispatched on arrival
 MEASURED = ("fix_count", "length_m", "duration_s", "micro_grids", "coverage_river", "coverage_forest",
             "coverage_farmland", "flags", "min_x", "min_y", "max_x", "max_y")
 
@@ -89,12 +89,14 @@ def test_every_step_is_audited(demo, patrols, findings):
 
     assert audited("seed_demo", "patrol") == len(patrols)
     assert audited("report", "finding") == len(findings)
-    assert audited("seed_demo_status", "finding") == sum(f.status != "reported" for f in findings)
+    walked = demo.scalars(select(FindingEvent.finding_id).where(FindingEvent.county_code == COUNTY,
+                                                                 FindingEvent.seq > 2).distinct()).all()
+    assert walked and audited("seed_demo_workflow", "finding") == len(walked)
 
 
 def test_every_category_and_workflow_state_is_there(findings):
     assert {f.category_code for f in findings} == {code for code, *_ in DEFAULT_CATEGORIES}
-    assert {f.status for f in findings} == WORKFLOW
+    assert WORKFLOW - {"reopened"} <= {f.status for f in findings} <= WORKFLOW
     assert {f.severity for f in findings} == {"low", "medium", "high", "urgent"}
     cutoff_old = datetime.combine(DEMO_TODAY - timedelta(days=28), datetime.min.time(), UTC)
     cutoff_new = datetime.combine(DEMO_TODAY - timedelta(days=7), datetime.min.time(), UTC)
@@ -238,3 +240,47 @@ def test_seeding_again_adds_nothing_and_a_seed_gives_the_same_history(backend, t
     other = _contents(urls[1])
     assert {key: value for key, value in other.items() if key != "audit"} == {
         key: value for key, value in seeded.items() if key != "audit"}
+
+
+def test_the_workflow_history_follows_the_rules_and_the_kpis_recount_it(demo, demo_db, findings):
+    """Every demo finding's events replay to its status along allowed steps, most closed ones on time,
+    some escalated; and the county's /api/v1/kpis equal a count of the same events."""
+    from fastapi.testclient import TestClient
+
+    from gridgov.findings.workflow import STEP_OF, Action, State, replay
+    from gridgov.main import create_app
+    from tests.conftest import bearer
+    from tests.databases import app_url
+
+    events = demo.scalars(select(FindingEvent).where(FindingEvent.county_code == COUNTY)
+                          .order_by(FindingEvent.finding_id, FindingEvent.seq)).all()
+    streams: dict[str, list] = {}
+    for event in events:
+        streams.setdefault(event.finding_id, []).append(event)
+    assert set(streams) == {f.id for f in findings}
+    for finding in findings:
+        stream = streams[finding.id]
+        assert [e.seq for e in stream] == list(range(1, len(stream) + 1)) and finding.version == len(stream)
+        assert replay((e.action, e.to_state) for e in stream).value == finding.status
+        for event in stream[1:]:
+            assert State(event.from_state) in STEP_OF[Action(event.action)].sources
+        assert [as_utc(e.at) for e in stream] == sorted(as_utc(e.at) for e in stream)
+    escalated = {e.finding_id for e in events if e.action == "escalate"}
+    assert 0.02 * len(findings) < len(escalated) < 0.5 * len(findings)
+    since, until = DEMO_TODAY - timedelta(days=7 * WEEKS + 7), DEMO_TODAY + timedelta(days=1)
+    with TestClient(create_app(app_url(demo_db)), headers=bearer(demo_db, "admin")) as api:
+        answer = api.get("/api/v1/kpis", params={"since": f"{since}T00:00:00+08:00",
+                                                 "until": f"{until}T00:00:00+08:00", "group_by": "county"})
+        towns = api.get("/api/v1/kpis", params={"since": f"{since}T00:00:00+08:00",
+                                                "until": f"{until}T00:00:00+08:00", "group_by": "town", "f": "csv"})
+    assert answer.status_code == 200, answer.text
+    row = answer.json()["rows"][0]
+    closed = sum(1 for s in streams.values() if s[-1].to_state in ("verified", "rejected")
+                 or any(e.action in ("verify", "reject") for e in s))
+    assert row["registered"] == len(findings)
+    assert row["closed"] == closed and row["completion_rate"] == pytest.approx(closed / len(findings))
+    assert row["escalations"] == sum(1 for e in events if e.action == "escalate")
+    assert 0.5 < row["on_time_rate"] < 1.0  # most closed on time, not all
+    assert row["grids"] == GRIDS and 0.5 < row["patrol_compliance"] < 1.0  # most grids patrolled as the rule asks
+    assert towns.status_code == 200 and towns.text.startswith("town_code,registered,closed,completion_rate")
+    assert sum(int(line.split(",")[1]) for line in towns.text.strip().splitlines()[1:]) == len(findings)
