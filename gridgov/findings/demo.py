@@ -23,8 +23,9 @@ What it makes, for each of ``weeks`` weeks before ``today``:
 * Findings on about one patrol in five, of every category, placed on the resource of their domain
   (a river reach, a forest patch, a farmland parcel) inside the grid near the track, observed during the
   patrol, reported by the officer through :func:`~gridgov.findings.service.submit_findings` itself (so
-  they are located, given their chiefs and flagged as possible duplicates exactly as any report), then
-  moved along the workflow by age: old ones mostly verified, recent ones still open.
+  they are located, routed, given their chiefs and flagged as possible duplicates exactly as any report),
+  then taken along the workflow by their owners and the command centre in working time: old ones mostly
+  verified, recent ones still open (:mod:`gridgov.findings.demo_workflow`).
 
 Deterministic for a seed (ids are UUID5 of the seed, county, grid and week; the database's row order
 does not matter) and idempotent (nothing is added when the county already has patrols).
@@ -128,15 +129,11 @@ SEVERITY_WEIGHTS = {"default": (0.3, 0.45, 0.2, 0.05), "forest_fire_hazard": (0.
                     "river_sewage_outfall": (0.15, 0.45, 0.3, 0.1), "river_dead_fish": (0.1, 0.4, 0.35, 0.15),
                     "field_straw_burning": (0.15, 0.45, 0.3, 0.1)}
 
-# Where a finding stands by its age in days: (oldest age, [(status, weight), ...]), first match wins.
-STATUS_BY_AGE = (
-    (7, (("reported", 0.45), ("dispatched", 0.3), ("accepted", 0.15), ("in_progress", 0.1))),
-    (14, (("dispatched", 0.2), ("accepted", 0.2), ("in_progress", 0.3), ("resolved", 0.2), ("verified", 0.05),
-          ("rejected", 0.05))),
-    (28, (("dispatched", 0.03), ("accepted", 0.05), ("in_progress", 0.15), ("resolved", 0.25),
-          ("verified", 0.45), ("rejected", 0.07))),
-    (None, (("in_progress", 0.04), ("resolved", 0.08), ("verified", 0.8), ("rejected", 0.08))),
-)
+# Where each finding is headed: most are verified, some rejected as not a problem, a few left unaccepted,
+# unfinished or unverified by someone. How far along that path a finding has got by today follows from the
+# working time each step takes (gridgov.findings.demo_workflow): recent findings are still open.
+OUTCOMES = (("verified", 0.84), ("rejected", 0.07), ("in_progress", 0.04), ("resolved", 0.03),
+            ("dispatched", 0.02))
 
 PATROL_CHUNK = 500
 """Patrols stored at a time."""
@@ -558,15 +555,13 @@ def _report(session: Session, county_code: str, reports: list[_Report], today: d
 
 def _advance(session: Session, county_code: str, reports: list[_Report], stored: dict, today: date,
              rng: np.random.Generator) -> dict[str, int]:
-    """Take the findings along the workflow to where findings of their age stand (``STATUS_BY_AGE``)."""
+    """Take the findings along the workflow towards their outcomes (``OUTCOMES``) as far as today allows."""
+    statuses, weights = zip(*OUTCOMES, strict=True)
     targets = {}
     for report in reports:
         finding = stored[str(report.item.id)]
-        age = (today - report.item.observed_at.date()).days
-        choices = next(choices for oldest, choices in STATUS_BY_AGE if oldest is None or age <= oldest)
-        statuses, weights = zip(*choices, strict=True)
         status = statuses[rng.choice(len(statuses), p=np.array(weights) / sum(weights))]
-        if finding.duplicate_of is not None and age > 7 and rng.random() < 0.7:
+        if finding.duplicate_of is not None and rng.random() < 0.7:
             status = "rejected"  # the same problem as the earlier report
         targets[finding.id] = status
     evening = datetime.combine(today, time(18, 0), CHINA)

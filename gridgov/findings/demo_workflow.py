@@ -1,8 +1,8 @@
 """The demo's findings taken along the workflow, as their owners and the command centre would have.
 
 Each finding was reported and dispatched by ``submit_findings`` at the moment it arrived. From there a
-path of steps leads to where a finding of its age typically stands (``STATUS_BY_AGE`` of the demo),
-each step checked by the workflow's own rules (``workflow.step``) and timed in working hours against
+path of steps leads towards the outcome the demo drew for it (``OUTCOMES`` of the demo), as far as
+today allows, each step checked by the workflow's own rules (``workflow.step``) and timed in working hours against
 the county's deadlines: most are accepted and resolved in time, some late, some still open and overdue
 today. Overdue steps climb the ladder as the scheduler would have made them (one escalation per rung
 and interval). The events are stored in bulk and the findings' standing follows them, so the demo's
@@ -125,10 +125,10 @@ def _next_moment(action: Action, at: datetime, walk: _Walk, rules, rng: np.rando
                  calendar: WorkCalendar) -> datetime:
     """When the next step happens: mostly within its deadline, sometimes late (working hours)."""
     if action == Action.ACCEPT:
-        hours = rules.accept_hours * (rng.uniform(1.1, 3.0) if rng.random() < 0.12 else rng.uniform(0.05, 0.9))
+        hours = rules.accept_hours * (rng.uniform(1.05, 1.8) if rng.random() < 0.08 else rng.uniform(0.05, 0.9))
     elif action == Action.RESOLVE:
         budget = rules.resolve_days * 7.0  # working hours of the default working day
-        hours = budget * (rng.uniform(1.05, 2.0) if rng.random() < 0.1 else rng.uniform(0.1, 0.9))
+        hours = budget * (rng.uniform(1.02, 1.3) if rng.random() < 0.08 else rng.uniform(0.1, 0.9))
     elif action in (Action.VERIFY, Action.REOPEN):
         hours = rng.uniform(1.0, 14.0)
     elif action == Action.REJECT:

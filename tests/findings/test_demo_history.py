@@ -104,7 +104,9 @@ def test_every_category_and_workflow_state_is_there(findings):
     recent = [f.status for f in findings if as_utc(f.observed_at) >= cutoff_new]
     assert old and recent
     assert Counter(old)["verified"] > 0.6 * len(old)  # older findings mostly closed
-    assert sum(s in OPEN_STATES for s in recent) > 0.9 * len(recent)  # recent ones still open
+    open_old = sum(s in OPEN_STATES for s in old) / len(old)
+    open_recent = sum(s in OPEN_STATES for s in recent) / len(recent)
+    assert open_recent > 0.25 and open_recent > 3 * open_old  # recent ones still open far more often
     duplicates = [f for f in findings if f.duplicate_of]
     assert duplicates and all(f.flags == ["possible_duplicate"] for f in duplicates)
 
