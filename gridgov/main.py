@@ -11,11 +11,12 @@ import anyio.to_thread
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
 from starlette.datastructures import QueryParams
 
 from gridgov import __version__
 from gridgov.audit.router import router as audit_router
-from gridgov.config import get_settings
+from gridgov.config import REPO_ROOT, get_settings
 from gridgov.errors import GridGovError
 from gridgov.findings.router import router as findings_router
 from gridgov.findings.workflow_router import router as workflow_router
@@ -131,6 +132,7 @@ def create_app(database_url: str | None = None) -> FastAPI:
     app.include_router(workflow_router)
     app.include_router(ogc_router)
     app.include_router(maps_router)
+    app.mount("/static", StaticFiles(directory=REPO_ROOT / "web" / "static"), name="static")
     app.add_middleware(RefuseControlCharacters)
 
     @app.exception_handler(GridGovError)

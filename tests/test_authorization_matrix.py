@@ -656,6 +656,25 @@ def patrol_end(client, actor, url):
         assert response.status_code in ({200, 409} if expected == 200 else {expected}), (key, response.text)
 
 
+def map_grids(client, actor, url):
+    """The map's grid layer holds exactly the grids of the caller's jurisdiction; anonymous callers get 401."""
+    response = client.get("/map/grids.geojson")
+    if actor.username is None:
+        assert response.status_code == 401, response.text
+        return
+    assert response.status_code == 200, response.text
+    codes = sorted(f["properties"]["code"] for f in response.json()["features"])
+    if actor.county_wide:
+        expected = list(GRIDS)
+    elif actor.name == "officer":  # their current grids (W4309210001 holds two)
+        expected = sorted(client.get("/api/v1/me").json()["officer_grids"])
+    elif actor.name == "village field chief":
+        expected = [g for g in GRIDS if g.startswith(actor.own_village)]
+    else:  # town-level actors
+        expected = [g for g in GRIDS if g.startswith(OWN_TOWN)]
+    assert codes == expected, (actor.name, codes)
+
+
 RULES: dict[tuple[str, str], Probe] = {
     ("GET", "/openapi.json"): public("GET", "/openapi.json"),
     ("GET", "/docs"): public("GET", "/docs"),
@@ -672,6 +691,9 @@ RULES: dict[tuple[str, str], Probe] = {
     ("GET", "/api/v1/me"): me,
     ("GET", "/"): lambda client, actor, url: None if actor.username else (
         _assert_redirect(client.get("/", follow_redirects=False))),
+    ("GET", "/map"): lambda client, actor, url: None if actor.username else (
+        _assert_redirect(client.get("/map", follow_redirects=False))),
+    ("GET", "/map/grids.geojson"): map_grids,
     ("GET", "/ogc/collections"): ogc_collections,
     ("GET", "/ogc/collections/{collection_id}"): ogc_collection,
     ("GET", "/ogc/collections/{collection_id}/items"): ogc_items,
@@ -743,8 +765,9 @@ def app_routes(app) -> set[tuple[str, str]]:
         for route in routes:
             if hasattr(route, "original_router"):
                 walk(route.original_router.routes)
-            elif hasattr(route, "path"):
-                found.update((method, route.path) for method in (route.methods or ()) if method != "HEAD")
+            elif hasattr(route, "path"):  # a Mount (/static) has a path but no methods
+                methods = getattr(route, "methods", None) or ()
+                found.update((method, route.path) for method in methods if method != "HEAD")
 
     walk(app.router.routes)
     return found

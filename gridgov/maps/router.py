@@ -1,7 +1,8 @@
-"""Page routes. For now the overview of the signed-in user's area; maps and dashboards come later."""
+"""Page routes: the overview of the signed-in user's area and the supervisor map with its grid layer."""
 
 from __future__ import annotations
 
+import geopandas as gpd
 import shapely
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -10,11 +11,13 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from gridgov.config import REPO_ROOT
-from gridgov.grids.models import Unit
+from gridgov.geo.crs import STORAGE_EPSG
+from gridgov.grids.models import Level, Unit
 from gridgov.grids.scope import Jurisdiction
-from gridgov.grids.service import get_county, level_counts
+from gridgov.grids.service import get_county, level_counts, metric_epsg_of
+from gridgov.maps.layers import compact_geojson, dumps
 from gridgov.ogc.service import COLLECTIONS
-from gridgov.people.auth import Unauthorized, current_user, resolve_principal
+from gridgov.people.auth import PrincipalDep, Unauthorized, current_user, resolve_principal
 from gridgov.people.models import ChiefAssignment, OfficerAssignment
 from gridgov.people.principal import Principal
 from gridgov.storage.session import SessionDep
@@ -75,3 +78,33 @@ def home(request: Request, session: SessionDep) -> Response:
             "sample": (sample.x, sample.y) if sample is not None else None,
         },
     )
+
+
+def _grids(session: Session, scope: Jurisdiction) -> gpd.GeoDataFrame:
+    """The grids the jurisdiction sees, ordered by code, as a GeoDataFrame in EPSG:4490."""
+    where = [Unit.county_code == scope.county_code, Unit.level == Level.GRID.value]
+    if not scope.county_wide:
+        where.append(Unit.code.in_(sorted(scope.units)))
+    rows = session.execute(select(Unit.code, Unit.geom).where(*where).order_by(Unit.code)).all()
+    return gpd.GeoDataFrame({"code": [r[0] for r in rows]}, geometry=[r[1] for r in rows], crs=STORAGE_EPSG)
+
+
+@router.get("/map", response_class=HTMLResponse)
+def grid_map(request: Request, session: SessionDep) -> Response:
+    """The map of the user's grids (网格地图), drawn from /map/grids.geojson with the vendored Leaflet."""
+    principal = page_principal(request, session)
+    if principal is None:
+        return RedirectResponse("/sign-in", status_code=303)
+    county = get_county(session=session, county_code=principal.jurisdiction.county_code)
+    return templates.TemplateResponse(request, "map.html", {"county": county, "principal": principal})
+
+
+@router.get("/map/grids.geojson")
+def grid_layer(session: SessionDep, principal: PrincipalDep) -> Response:
+    """The grids of the user's jurisdiction as compact GeoJSON (simplified, 6 decimals, code only).
+
+    Data, not a page: the bearer token or the session cookie signs in, anonymous callers get 401, and on
+    PostgreSQL the request is walled in to the jurisdiction like every API request."""
+    scope = principal.jurisdiction
+    doc = compact_geojson(_grids(session, scope), metric_epsg=metric_epsg_of(session, scope.county_code))
+    return Response(dumps(doc), media_type="application/geo+json", headers={"Cache-Control": "private, no-cache"})
