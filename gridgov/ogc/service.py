@@ -63,7 +63,11 @@ def _resource_properties(row) -> dict:
 def _finding_properties(row) -> dict:
     return {"id": row.id, "domain": row.domain, "category_code": row.category_code, "severity": row.severity,
             "status": row.status, "observed_at": as_utc(row.observed_at).isoformat(), "grid_code": row.grid_code,
-            "village_code": row.village_code, "town_code": row.town_code, "duplicate_of": row.duplicate_of}
+            "village_code": row.village_code, "town_code": row.town_code, "duplicate_of": row.duplicate_of,
+            "owner_level": row.owner_level, "owner_person": row.owner_person,
+            "accept_due": as_utc(row.accept_due).isoformat() if row.accept_due else None,
+            "resolve_due": as_utc(row.resolve_due).isoformat() if row.resolve_due else None,
+            "escalated_to": row.escalated_to}
 
 
 def _patrol_properties(row) -> dict:
@@ -98,7 +102,8 @@ class Collection:
 UNIT_COLUMNS = ("code", "name", "parent_code", "level", "area_m2")
 RESOURCE_COLUMNS = ("code", "name", "parent_code", "kind", "length_m", "area_m2")
 FINDING_COLUMNS = ("id", "domain", "category_code", "severity", "status", "observed_at", "grid_code", "village_code",
-                   "town_code", "duplicate_of")
+                   "town_code", "duplicate_of", "owner_level", "owner_person", "accept_due", "resolve_due",
+                   "escalated_to")
 PATROL_COLUMNS = ("id", "grid_code", "officer_code", "status", "started_at", "ended_at", "length_m", "duration_s",
                   "coverage_river", "coverage_forest", "coverage_farmland")
 
