@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 import anyio.to_thread
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.datastructures import QueryParams
@@ -21,6 +22,7 @@ from gridgov.errors import GridGovError
 from gridgov.findings.router import router as findings_router
 from gridgov.findings.workflow_router import router as workflow_router
 from gridgov.grids.router import router as grids_router
+from gridgov.maps.dashboard import router as dashboard_router
 from gridgov.maps.router import router as maps_router
 from gridgov.ogc.router import router as ogc_router
 from gridgov.patrols.router import router as patrols_router
@@ -132,7 +134,9 @@ def create_app(database_url: str | None = None) -> FastAPI:
     app.include_router(workflow_router)
     app.include_router(ogc_router)
     app.include_router(maps_router)
+    app.include_router(dashboard_router)
     app.mount("/static", StaticFiles(directory=REPO_ROOT / "web" / "static"), name="static")
+    app.add_middleware(GZipMiddleware, minimum_size=1000)  # the map's layer and the pages travel compressed
     app.add_middleware(RefuseControlCharacters)
 
     @app.exception_handler(GridGovError)

@@ -675,6 +675,21 @@ def map_grids(client, actor, url):
     assert codes == expected, (actor.name, codes)
 
 
+def dashboard_page(client, actor, url):
+    """Anonymous visitors are sent to sign in; a signed-in user (session cookie, as a browser) sees the
+    dashboard of their area and may drill into another town only when county-wide."""
+    if actor.username is None:
+        _assert_redirect(client.get("/dashboard", follow_redirects=False))
+        return
+    browser = TestClient(client.app, base_url="https://testserver")
+    signed_in = browser.post("/sign-in", data={"username": actor.username, "password": DEMO_PASSWORD},
+                             follow_redirects=False)
+    assert signed_in.status_code == 303, signed_in.text
+    assert browser.get("/dashboard").status_code == 200
+    other = browser.get(f"/dashboard?level=town&unit={OTHER_TOWN}")
+    assert other.status_code == (200 if actor.county_wide else 404), (actor.name, other.text)
+
+
 RULES: dict[tuple[str, str], Probe] = {
     ("GET", "/openapi.json"): public("GET", "/openapi.json"),
     ("GET", "/docs"): public("GET", "/docs"),
@@ -694,6 +709,7 @@ RULES: dict[tuple[str, str], Probe] = {
     ("GET", "/map"): lambda client, actor, url: None if actor.username else (
         _assert_redirect(client.get("/map", follow_redirects=False))),
     ("GET", "/map/grids.geojson"): map_grids,
+    ("GET", "/dashboard"): dashboard_page,
     ("GET", "/ogc/collections"): ogc_collections,
     ("GET", "/ogc/collections/{collection_id}"): ogc_collection,
     ("GET", "/ogc/collections/{collection_id}/items"): ogc_items,

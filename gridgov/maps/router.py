@@ -17,7 +17,7 @@ from gridgov.grids.scope import Jurisdiction
 from gridgov.grids.service import get_county, level_counts, metric_epsg_of
 from gridgov.maps.layers import compact_geojson, dumps
 from gridgov.ogc.service import COLLECTIONS
-from gridgov.people.auth import PrincipalDep, Unauthorized, current_user, resolve_principal
+from gridgov.people.auth import PrincipalDep, Unauthorized, current_user, resolve_principal, wall_in
 from gridgov.people.models import ChiefAssignment, OfficerAssignment
 from gridgov.people.principal import Principal
 from gridgov.storage.session import SessionDep
@@ -27,12 +27,13 @@ templates = Jinja2Templates(directory=REPO_ROOT / "web" / "templates")
 
 
 def page_principal(request: Request, session: Session) -> Principal | None:
-    """The signed-in user of a page (session cookie), or None so the page can send them to sign in."""
+    """The signed-in user of a page (session cookie), or None so the page can send them to sign in; the
+    database is walled to their jurisdiction, as for an API request (row-level security on PostgreSQL)."""
     try:
         user = current_user(request, session, bearer=None)
     except Unauthorized:
         return None
-    return resolve_principal(session=session, user=user)
+    return wall_in(session, resolve_principal(session=session, user=user))
 
 
 def _people(session: Session, scope: Jurisdiction, column, table, unit_column) -> int:
