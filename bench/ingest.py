@@ -87,10 +87,13 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def serve(app_url: str, owner_url: str, workers: int) -> tuple[subprocess.Popen, int]:
+def serve(app_url: str, owner_url: str, workers: int, **settings: str) -> tuple[subprocess.Popen, int]:
+    """``gridgov serve`` in a process of its own on a free loopback port, once it answers; ``settings`` are
+    more ``GRIDGOV_*`` variables (lower-case names without the prefix)."""
     port = free_port()
     env = {**os.environ, "GRIDGOV_DATABASE_URL": app_url, "GRIDGOV_DATABASE_OWNER_URL": owner_url,
-           "GRIDGOV_SECRET_KEY": secrets.token_urlsafe(48), "GRIDGOV_PHOTO_ROOT": tempfile.mkdtemp()}
+           "GRIDGOV_SECRET_KEY": secrets.token_urlsafe(48), "GRIDGOV_PHOTO_ROOT": tempfile.mkdtemp(),
+           **{f"GRIDGOV_{name.upper()}": value for name, value in settings.items()}}
     server = subprocess.Popen(
         [sys.executable, "-m", "gridgov.cli", "serve", "--port", str(port), "--workers", str(workers)],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=ROOT,

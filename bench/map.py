@@ -40,15 +40,10 @@ from __future__ import annotations
 import argparse
 import functools
 import gzip
-import http.client
 import http.server
-import os
 import re
-import secrets
 import shutil
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -62,12 +57,11 @@ import geopandas as gpd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from gridgov.findings.taxonomy import seed_county_defaults  # noqa: E402
-from gridgov.grids.importing import import_path  # noqa: E402
-from gridgov.people.demo import DEMO_PASSWORD, seed_demo_users  # noqa: E402
-from gridgov.people.principal import cli_principal  # noqa: E402
-from gridgov.storage.db import get_engine, transaction  # noqa: E402
-from gridgov.storage.migrate import upgrade  # noqa: E402
+sys.path.insert(0, str(ROOT / "bench"))
+
+from ingest import build, serve  # noqa: E402 — the demo county and `gridgov serve`, as the ingest benchmark runs them
+
+from gridgov.people.demo import DEMO_PASSWORD  # noqa: E402
 
 DEMO = ROOT / "geodata" / "nan_county" / "nan_county.gpkg"
 LEAFLET = ROOT / "web" / "static" / "vendor" / "leaflet"
@@ -81,45 +75,6 @@ SIZES_JS = """() => {
                             transfer: e.transferSize}));
 }"""
 PATHS_JS = """(n) => document.querySelectorAll("path.leaflet-interactive").length >= n ? performance.now() : false"""
-
-
-def build(url: str) -> None:
-    """Migrate, import the demo county, its default taxonomy and the demo accounts."""
-    upgrade(get_engine(url))
-    with transaction(get_engine(url)) as session:
-        import_path(session=session, path=DEMO)
-        operator = cli_principal(session=session)
-        seed_county_defaults(session=session, principal=operator)
-        seed_demo_users(session=session, county_code=operator.county_code)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def serve(url: str, photos: str) -> tuple[subprocess.Popen, int]:
-    port = free_port()
-    env = {**os.environ, "GRIDGOV_DATABASE_URL": url, "GRIDGOV_SECRET_KEY": secrets.token_urlsafe(48)[:48],
-           "GRIDGOV_SESSION_COOKIE_SECURE": "0", "GRIDGOV_SCHEDULER_SECONDS": "0", "GRIDGOV_PHOTO_ROOT": photos}
-    server = subprocess.Popen(
-        [sys.executable, "-m", "gridgov.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=ROOT,
-    )
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        try:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-            conn.request("GET", "/ogc/")
-            if conn.getresponse().status == 200:
-                return server, port
-        except OSError:
-            time.sleep(0.3)
-        if server.poll() is not None:
-            break
-    server.kill()
-    raise RuntimeError(f"gridgov serve did not start: {server.stderr.read().decode()[-2000:]}")
 
 
 def gz(data: bytes) -> int:
@@ -223,13 +178,12 @@ def main() -> int:
         tmp_dir = Path(tmp)
         url = f"sqlite:///{tmp_dir / 'bench.sqlite'}"
         started = time.perf_counter()
-        build(url)
+        build(url)  # bench/ingest.py's: the demo county, its defaults and accounts
         print(f"demo database built in {time.perf_counter() - started:.1f} s")
         baseline_dir = tmp_dir / "folium"
         baseline_dir.mkdir()
         base_raw, base_html_gz, leaflet_gz, uncounted, grids = folium_page(baseline_dir)
-        (tmp_dir / "photos").mkdir()
-        server, port = serve(url, str(tmp_dir / "photos"))
+        server, port = serve(url, url, 1, session_cookie_secure="0", scheduler_seconds="0")
         httpd, static_port = static_server(baseline_dir)
         try:
             with sync_playwright() as pw:
