@@ -53,17 +53,21 @@ def app_url(url: str) -> str:
     return parsed.set(username=APP_ROLE).render_as_string(hide_password=False)
 
 
-def new_database(backend: str, tmp_dir: Path, name: str = "db") -> str:
-    """The URL of a new, empty, migrated database."""
+def new_database(backend: str, tmp_dir: Path, name: str = "db", revision: str = "head") -> str:
+    """The URL of a new, empty database migrated to ``revision`` (an older one, to test an upgrade)."""
     n = next(_counter)
     if backend == "sqlite":
         url = f"sqlite:///{tmp_dir / f'{name}_{n}.sqlite'}"
-        upgrade(get_engine(url))
+        upgrade(get_engine(url), revision)
         return url
-    _ensure_template()
+    if revision == "head":
+        _ensure_template()
     db_name = f"gridgov_{name}_{os.getpid()}_{n}"
     admin = _admin_engine()
     with admin.connect() as conn:
-        conn.execute(text(f"CREATE DATABASE {db_name} TEMPLATE {TEMPLATE}"))
+        conn.execute(text(f"CREATE DATABASE {db_name}" + (f" TEMPLATE {TEMPLATE}" if revision == "head" else "")))
     admin.dispose()
-    return make_url(POSTGIS_URL).set(database=db_name).render_as_string(hide_password=False)
+    url = make_url(POSTGIS_URL).set(database=db_name).render_as_string(hide_password=False)
+    if revision != "head":
+        upgrade(get_engine(url), revision)
+    return url

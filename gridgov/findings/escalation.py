@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from gridgov.audit.service import record_many
@@ -58,10 +58,12 @@ def tick(*, session: Session, now: datetime | None = None, calendar: WorkCalenda
     the session sees: the scheduler runs as the owner). Returns what was escalated by this call."""
     now = now or datetime.now(UTC)
     calendar = calendar or WorkCalendar.from_settings()
-    overdue = session.scalars(select(Finding).where(or_(
-        and_(Finding.status == State.DISPATCHED.value, Finding.accept_due < now),
-        and_(Finding.status.in_(WORKING_STATES), Finding.resolve_due < now),
-    )).order_by(Finding.county_code, Finding.id)).all()
+    overdue = session.scalars(select(Finding).where(
+        or_(and_(Finding.status == State.DISPATCHED.value, Finding.accept_due < now),
+            and_(Finding.status.in_(WORKING_STATES), Finding.resolve_due < now)),
+        # Findings already at the top of the ladder have nowhere to climb: not read every round.
+        func.coalesce(Finding.escalated_to, Finding.owner_level) != routing.LADDER[-1],
+    ).order_by(Finding.county_code, Finding.id)).all()
     done: list[Escalated] = []
     for finding in overdue:
         escalated = _escalate(session, finding, now, calendar)

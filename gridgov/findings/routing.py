@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from gridgov.audit.service import record, record_many
 from gridgov.errors import Forbidden, InvalidParameter
-from gridgov.findings.models import DeadlineRule, RoutingRule
+from gridgov.findings.models import DeadlineRule, FindingCategory, RoutingRule
 from gridgov.people.assignments import in_force
 from gridgov.people.models import ChiefAssignment, OfficerAssignment, Role
 from gridgov.people.principal import Principal
@@ -184,10 +184,24 @@ def _county_admin(principal: Principal) -> None:
         raise Forbidden("Only a county-wide administrator edits the county's routing and deadlines.")
 
 
+def _check_category(session: Session, county_code: str, category: str, domain: str | None = None) -> None:
+    """A rule names a category of the county (of ``domain``, for a route) or ``*``: else it would never
+    match, and the county would believe a rule is in force that is not."""
+    if category == ANY:
+        return
+    found = session.get(FindingCategory, (county_code, category))
+    if found is None:
+        raise InvalidParameter(f"The county has no finding category {category!r}; GET /api/v1/findings/categories "
+                               f"lists them (or use * for any).")
+    if domain is not None and found.domain != domain:
+        raise InvalidParameter(f"Category {category!r} is of the {found.domain} domain, not {domain}.")
+
+
 def save_route(*, session: Session, principal: Principal, domain: str, category: str, severity: str,
                level: str) -> RoutingRule:
     """Create or change one routing rule (county-wide administrators)."""
     _county_admin(principal)
+    _check_category(session, principal.county_code, category, domain)
     if level not in LADDER:
         raise InvalidParameter(f"level must be one of {', '.join(LADDER)}, not {level!r}.")
     rule = session.get(RoutingRule, (principal.county_code, domain, category, severity))
@@ -208,6 +222,7 @@ def save_deadline(*, session: Session, principal: Principal, category: str, seve
                   deadlines: Deadlines) -> DeadlineRule:
     """Create or change one deadline rule (county-wide administrators)."""
     _county_admin(principal)
+    _check_category(session, principal.county_code, category)
     rule = session.get(DeadlineRule, (principal.county_code, category, severity))
     before = None if rule is None else {"accept_hours": rule.accept_hours, "resolve_days": rule.resolve_days,
                                         "escalate_hours": rule.escalate_hours}

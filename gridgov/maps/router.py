@@ -20,6 +20,7 @@ from gridgov.ogc.service import COLLECTIONS
 from gridgov.people.auth import PrincipalDep, Unauthorized, current_user, resolve_principal, wall_in
 from gridgov.people.models import ChiefAssignment, OfficerAssignment
 from gridgov.people.principal import Principal
+from gridgov.storage import memo
 from gridgov.storage.session import SessionDep
 
 router = APIRouter(include_in_schema=False)
@@ -107,5 +108,10 @@ def grid_layer(session: SessionDep, principal: PrincipalDep) -> Response:
     Data, not a page: the bearer token or the session cookie signs in, anonymous callers get 401, and on
     PostgreSQL the request is walled in to the jurisdiction like every API request."""
     scope = principal.jurisdiction
-    doc = compact_geojson(_grids(session, scope), metric_epsg=metric_epsg_of(session, scope.county_code))
-    return Response(dumps(doc), media_type="application/geo+json", headers={"Cache-Control": "private, no-cache"})
+    # Simplifying the county's grids costs more than the rest of the request: the layer is remembered per
+    # jurisdiction (an officer's is a grid or two) and forgotten when any unit changes (an audited change).
+    key = ("grid_layer", str(session.get_bind().url), scope.county_code, scope.county_wide,
+           None if scope.county_wide else frozenset(scope.units))
+    body = memo.remembered(key, lambda: dumps(compact_geojson(
+        _grids(session, scope), metric_epsg=metric_epsg_of(session, scope.county_code))))
+    return Response(body, media_type="application/geo+json", headers={"Cache-Control": "private, no-cache"})

@@ -243,3 +243,24 @@ def test_an_unaccepted_finding_climbs_village_town_county_once_per_step_however_
     assert rungs == ["town", "county"] and escalated_to == "county"
     escalations = [n for n in notifications(county, finding["id"]) if n[0] == "escalated"]
     assert escalations == [("escalated", TOWNS[0]), ("escalated", COUNTY)]  # no field chief up there: the queue
+
+
+# --- the county's rules ---------------------------------------------------------------------------------------
+
+def test_a_rule_for_a_category_the_county_lacks_or_of_another_domain_is_refused(county):
+    with client(county, "admin") as admin:
+        unknown = admin.put("/api/v1/routing-rules/river/river_no_such/*", json={"level": "town"})
+        crossed = admin.put("/api/v1/routing-rules/river/forest_pests/*", json={"level": "town"})
+        no_deadline = admin.put("/api/v1/deadline-rules/river_no_such/high",
+                                json={"accept_hours": 2, "resolve_days": 1, "escalate_hours": 2})
+        moved = admin.put("/api/v1/routing-rules/field/field_abandonment/medium", json={"level": "town"})
+        rules = admin.get("/api/v1/routing-rules").json()
+        finding = report(admin, IN_V2, "field_abandonment")
+    assert [r.status_code for r in (unknown, crossed, no_deadline)] == [400, 400, 400]
+    assert "no finding category 'river_no_such'" in unknown.json()["description"]
+    assert "of the forest domain" in crossed.json()["description"]
+    assert moved.status_code == 200
+    assert {"domain": "field", "category_code": "field_abandonment", "severity": "medium", "level": "town"} in rules
+    # Routed to the town by the new rule: no field chief there or above, so the grid's officer answers for it
+    # (without the rule the village field chief would have it).
+    assert (finding["owner_level"], finding["owner_person"]) == ("village", "W4309210001")

@@ -1,6 +1,7 @@
 """findings workflow: events, routing and deadline rules, the notification outbox
 
-Findings gain the columns that say where their workflow stands (kept in step with their events). The new
+Findings gain the columns that say where their workflow stands (kept in step with their events); those
+already stored get their report event. The new
 tables are walled by county like 0004's county tables: a finding's events are read through the finding,
 whose own policy walls it by place; routing and deadline rules are the county's; the outbox is written
 by the app and read by the delivery worker, which runs as the owner.
@@ -9,8 +10,12 @@ Revision ID: 0006
 Revises: 0005
 """
 
+from datetime import UTC, datetime
+
 import sqlalchemy as sa
 from alembic import op
+
+from gridgov.audit.service import new_id
 
 APP_ROLE = "gridgov_app"
 ESCALATION = "action = 'escalate'"
@@ -102,12 +107,35 @@ def upgrade() -> None:
         batch_op.create_index('ix_findings_owner', ['county_code', 'owner_person', 'status'], unique=False)
         batch_op.create_index('ix_findings_owner_unit', ['county_code', 'owner_unit', 'status'], unique=False)
 
+    # Findings stored before the workflow get the event they began with, their report, so that the
+    # timeline, the state derived from events and the KPIs know them; they stay reported, for the
+    # command centre to dispatch.
+    op.execute("INSERT INTO finding_events (county_code, finding_id, seq, at, actor, capacity, action, from_state, "
+               "to_state) SELECT county_code, id, 1, received_at, reporter, 'reporter', 'report', NULL, 'reported' "
+               "FROM findings")
+    op.execute("UPDATE findings SET version = 1")
+    _audit_backfill()
+
     if op.get_bind().dialect.name == "postgresql":
         for table in NEW_TABLES:
             op.execute(f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY")
             op.execute(f"CREATE POLICY county_rows ON {table} USING (county_code = gridgov_county())")
         op.execute(f"GRANT SELECT, INSERT, UPDATE, DELETE ON {', '.join(NEW_TABLES)} TO {APP_ROLE}")
 
+
+
+def _audit_backfill() -> None:
+    """One audit record per county saying how many findings got their report event here."""
+    audit_log = sa.table("audit_log", sa.column("county_code"), sa.column("id"), sa.column("at"),
+                         sa.column("actor"), sa.column("via"), sa.column("action"), sa.column("object_type"),
+                         sa.column("object_id"), sa.column("after", sa.JSON))
+    bind = op.get_bind()
+    counts = bind.execute(sa.text("SELECT county_code, count(*) FROM findings GROUP BY county_code")).all()
+    at = datetime.now(UTC)
+    for county_code, n in counts:
+        bind.execute(audit_log.insert().values(
+            county_code=county_code, id=new_id(at), at=at, actor="migration 0006", via="cli",
+            action="backfill_report_events", object_type="finding", object_id="*", after={"findings": n}))
 
 
 def downgrade() -> None:
