@@ -84,6 +84,12 @@ class Settings(BaseSettings):
     notify_max_attempts: int = Field(default=8, ge=1, description="Delivery attempts before a notification fails.")
     notify_backoff_seconds: float = Field(default=30.0, gt=0, description="Wait before the first retry; doubles.")
     kpi_small_sample: int = Field(default=20, ge=1, description="KPIs of fewer findings are marked, not ranked.")
+    map_tile_url: str | None = Field(
+        default=None, description="Basemap tiles for the maps, a Leaflet URL template on the county's own network "
+        "(e.g. a Tianditu or Amap mirror). Empty: no basemap, the unit outlines are the background.")
+    map_tile_gcj02: bool = Field(
+        default=False, description="The tiles are in GCJ-02 (Amap): the maps shift GridGov's CGCS2000 data onto them.")
+    map_tile_attribution: str | None = Field(default=None, description="Credit line the tile source requires.")
 
     @model_validator(mode="after")
     def _demo_defaults(self) -> "Settings":

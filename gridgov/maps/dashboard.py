@@ -19,16 +19,25 @@ from gridgov.errors import InvalidParameter, NotFound
 from gridgov.findings import kpi_service, kpis
 from gridgov.grids.models import Unit
 from gridgov.grids.service import get_county
-from gridgov.maps.router import page_principal, templates
+from gridgov.maps.i18n import N_
+from gridgov.maps.templating import page_principal, templates
 from gridgov.storage.session import SessionDep
 
 router = APIRouter(include_in_schema=False)
 
 CHILD = {"county": "town", "town": "village", "village": "grid", "grid": "micro_grid"}
 PARENT = {child: parent for parent, child in CHILD.items()}
-LEVEL_NAMES = {"county": "县 County", "town": "乡镇 Towns", "village": "村 Villages", "grid": "网格 Grids",
-               "micro_grid": "微网格 Micro-grids"}
+LEVEL_NAMES = {"county": N_("County"), "town": N_("Towns"), "village": N_("Villages"), "grid": N_("Grids"),
+               "micro_grid": N_("Micro-grids")}
 DEFAULT_DAYS = 30
+CHARTS = (  # (KPI column, English title, kind): one bar chart each across the areas one level down
+    ("completion_rate", N_("Completion rate"), "rate"),
+    ("on_time_rate", N_("On-time rate"), "rate"),
+    ("resolve_hours_median", N_("Median hours to resolve"), "hours"),
+    ("overdue_now", N_("Overdue now"), "count"),
+    ("escalations", N_("Escalations"), "count"),
+    ("patrol_compliance", N_("Patrol compliance"), "rate"),
+)
 
 
 def period_bounds(since: date, until: date, zone: str) -> tuple[datetime, datetime]:
@@ -87,7 +96,7 @@ def dashboard(
 
     if unit is None:
         totals = kpi_service.kpi_table(**period, group_by="county").to_dict(orient="records")
-        title = county.name if scope.county_wide else f"{county.name} · 我的辖区 My area"
+        title, mine = county.name, not scope.county_wide
     else:
         # A unit the caller answers for, or one that holds some of the findings they see (a village chief
         # drills from the county into their own town, and sees only their own findings there).
@@ -98,7 +107,7 @@ def dashboard(
         totals = [r for r in kpi_service.kpi_table(**period, group_by=level).to_dict(orient="records")
                   if r[column] == unit]
         rows = [r for r in rows if parent_of(r[child_column]) == unit]
-        title = f"{units[unit][0]} ({unit})"
+        title, mine = f"{units[unit][0]} ({unit})", False
     total = _native(totals[0]) if totals else _blank_row()
     rows = [_native(r) for r in rows]
 
@@ -113,7 +122,8 @@ def dashboard(
     csv_url = "/api/v1/kpis?" + urlencode({"since": start.isoformat(), "until": end.isoformat(),
                                            "group_by": child, "f": "csv"})
     return templates.TemplateResponse(request, "dashboard.html", {
-        "county": county, "principal": principal, "title": title, "total": total, "rows": rows,
+        "county": county, "principal": principal, "title": title, "mine": mine, "total": total, "rows": rows,
+        "charts": CHARTS,
         "since": since, "until": until, "level": level, "unit": unit, "child": child,
         "child_label": LEVEL_NAMES[child], "drillable": child in CHILD, "csv_url": csv_url, "query": query,
         "small_sample": settings.kpi_small_sample,

@@ -1,40 +1,34 @@
-"""Page routes: the overview of the signed-in user's area and the supervisor map with its grid layer."""
+"""Page routes: the overview of the signed-in user's area, the map page with its grid layer, and the
+language switch."""
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import geopandas as gpd
 import shapely
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from fastapi.templating import Jinja2Templates
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
-from gridgov.config import REPO_ROOT
+from gridgov.config import get_settings
+from gridgov.errors import InvalidParameter
 from gridgov.geo.crs import STORAGE_EPSG
 from gridgov.grids.models import Level, Unit
 from gridgov.grids.scope import Jurisdiction
 from gridgov.grids.service import get_county, level_counts, metric_epsg_of
-from gridgov.maps.layers import compact_geojson, dumps
+from gridgov.maps.i18n import COOKIE, LANGUAGES, N_
+from gridgov.maps.layers import compact_geojson, dumps, grid_topology
+from gridgov.maps.templating import page_principal, templates
 from gridgov.ogc.service import COLLECTIONS
-from gridgov.people.auth import PrincipalDep, Unauthorized, current_user, resolve_principal, wall_in
+from gridgov.people.auth import PrincipalDep
 from gridgov.people.models import ChiefAssignment, OfficerAssignment
-from gridgov.people.principal import Principal
 from gridgov.storage import memo
 from gridgov.storage.session import SessionDep
 
 router = APIRouter(include_in_schema=False)
-templates = Jinja2Templates(directory=REPO_ROOT / "web" / "templates")
-
-
-def page_principal(request: Request, session: Session) -> Principal | None:
-    """The signed-in user of a page (session cookie), or None so the page can send them to sign in; the
-    database is walled to their jurisdiction, as for an API request (row-level security on PostgreSQL)."""
-    try:
-        user = current_user(request, session, bearer=None)
-    except Unauthorized:
-        return None
-    return wall_in(session, resolve_principal(session=session, user=user))
+LANGUAGE_COOKIE_SECONDS = 365 * 24 * 3600
 
 
 def _people(session: Session, scope: Jurisdiction, column, table, unit_column) -> int:
@@ -57,15 +51,15 @@ def home(request: Request, session: SessionDep) -> Response:
     officers = _people(session, scope, OfficerAssignment.officer_code, OfficerAssignment, OfficerAssignment.grid_code)
     chiefs = _people(session, scope, ChiefAssignment.chief_code, ChiefAssignment, ChiefAssignment.unit_code)
     cards = [
-        ("towns 乡镇", counts.get("town", 0)),
-        ("villages 村", counts.get("village", 0)),
-        ("grids 网格", counts.get("grid", 0)),
-        ("micro-grids 微网格", counts.get("micro_grid", 0)),
-        ("grid officers 网格员", officers),
-        ("chiefs 河长·林长·田长", chiefs),
-        ("river reaches 河段", counts.get("river", 0)),
-        ("forest patches 林地", counts.get("forest", 0)),
-        ("farmland parcels 耕地", counts.get("farmland", 0)),
+        (N_("Towns"), counts.get("town", 0)),
+        (N_("Villages"), counts.get("village", 0)),
+        (N_("Grids"), counts.get("grid", 0)),
+        (N_("Micro-grids"), counts.get("micro_grid", 0)),
+        (N_("Grid officers"), officers),
+        (N_("Chiefs (river, forest, field)"), chiefs),
+        (N_("River reaches"), counts.get("river", 0)),
+        (N_("Forest patches"), counts.get("forest", 0)),
+        (N_("Farmland parcels"), counts.get("farmland", 0)),
     ]
     where = [Unit.county_code == scope.county_code, Unit.level == "micro_grid"]
     if not scope.county_wide:
@@ -83,35 +77,79 @@ def home(request: Request, session: SessionDep) -> Response:
 
 
 def _grids(session: Session, scope: Jurisdiction) -> gpd.GeoDataFrame:
-    """The grids the jurisdiction sees, ordered by code, as a GeoDataFrame in EPSG:4490."""
+    """The grids the jurisdiction sees, ordered by code, with their village and town codes, as a
+    GeoDataFrame in EPSG:4490."""
+    village = aliased(Unit)
     where = [Unit.county_code == scope.county_code, Unit.level == Level.GRID.value]
     if not scope.county_wide:
         where.append(Unit.code.in_(sorted(scope.units)))
-    rows = session.execute(select(Unit.code, Unit.geom).where(*where).order_by(Unit.code)).all()
-    return gpd.GeoDataFrame({"code": [r[0] for r in rows]}, geometry=[r[1] for r in rows], crs=STORAGE_EPSG)
+    rows = session.execute(
+        select(Unit.code, Unit.parent_code, village.parent_code, Unit.geom)
+        .join(village, (village.county_code == Unit.county_code) & (village.code == Unit.parent_code))
+        .where(*where).order_by(Unit.code)).all()
+    return gpd.GeoDataFrame({"code": [r[0] for r in rows], "village": [r[1] for r in rows],
+                             "town": [r[2] for r in rows]}, geometry=[r[3] for r in rows], crs=STORAGE_EPSG)
 
 
 @router.get("/map", response_class=HTMLResponse)
 def grid_map(request: Request, session: SessionDep) -> Response:
-    """The map of the user's grids (网格地图), drawn from /map/grids.geojson with the vendored Leaflet."""
+    """The map of the user's grids (网格地图), drawn from /map/grids.topojson with the vendored Leaflet."""
     principal = page_principal(request, session)
     if principal is None:
         return RedirectResponse("/sign-in", status_code=303)
     county = get_county(session=session, county_code=principal.jurisdiction.county_code)
-    return templates.TemplateResponse(request, "map.html", {"county": county, "principal": principal})
+    settings = get_settings()
+    tiles = {"url": settings.map_tile_url, "gcj02": settings.map_tile_gcj02,
+             "attribution": settings.map_tile_attribution} if settings.map_tile_url else None
+    return templates.TemplateResponse(request, "map.html", {"county": county, "principal": principal,
+                                                            "tiles": tiles})
+
+
+def _layer(session: Session, principal, kind: str, build) -> str:
+    """The grid layer of the caller's jurisdiction in one encoding, remembered.
+
+    Simplifying the county's grids costs more than the rest of the request: the layer is remembered per
+    jurisdiction (an officer's is a grid or two) and forgotten when any unit changes (an audited change)."""
+    scope = principal.jurisdiction
+    key = (kind, str(session.get_bind().url), scope.county_code, scope.county_wide,
+           None if scope.county_wide else frozenset(scope.units))
+    return memo.remembered(key, lambda: dumps(build(_grids(session, scope),
+                                                    metric_epsg=metric_epsg_of(session, scope.county_code))))
+
+
+@router.get("/map/grids.topojson")
+def grid_topology_layer(session: SessionDep, principal: PrincipalDep) -> Response:
+    """The grids of the user's jurisdiction as TopoJSON: shared edges sent once, quantised to 5 m, each grid
+    with its code (``id``) and its village and town, from which the page draws the outlines.
+
+    Data, not a page: the bearer token or the session cookie signs in, anonymous callers get 401, and on
+    PostgreSQL the request is walled in to the jurisdiction like every API request."""
+    body = _layer(session, principal, "grid_topology",
+                  lambda grids, metric_epsg: grid_topology(grids, properties=("village", "town"),
+                                                           metric_epsg=metric_epsg))
+    return Response(body, media_type="application/json", headers={"Cache-Control": "private, no-cache"})
 
 
 @router.get("/map/grids.geojson")
 def grid_layer(session: SessionDep, principal: PrincipalDep) -> Response:
-    """The grids of the user's jurisdiction as compact GeoJSON (simplified, 6 decimals, code only).
-
-    Data, not a page: the bearer token or the session cookie signs in, anonymous callers get 401, and on
-    PostgreSQL the request is walled in to the jurisdiction like every API request."""
-    scope = principal.jurisdiction
-    # Simplifying the county's grids costs more than the rest of the request: the layer is remembered per
-    # jurisdiction (an officer's is a grid or two) and forgotten when any unit changes (an audited change).
-    key = ("grid_layer", str(session.get_bind().url), scope.county_code, scope.county_wide,
-           None if scope.county_wide else frozenset(scope.units))
-    body = memo.remembered(key, lambda: dumps(compact_geojson(
-        _grids(session, scope), metric_epsg=metric_epsg_of(session, scope.county_code))))
+    """The same grids as compact GeoJSON (simplified, 6 decimals, code only), for tools that do not read
+    TopoJSON."""
+    body = _layer(session, principal, "grid_layer", compact_geojson)
     return Response(body, media_type="application/geo+json", headers={"Cache-Control": "private, no-cache"})
+
+
+@router.get("/language")
+def choose_language(
+    language: Annotated[str, Query(alias="set", description="A language tag: zh-CN or en")],
+    next_page: Annotated[str, Query(alias="next", max_length=2000)] = "/",
+) -> Response:
+    """Switch the pages' language (a cookie for a year) and go back to the page the user was on.
+
+    Only a path on this site is followed back, so the switch cannot be used to send someone elsewhere."""
+    if language not in LANGUAGES:
+        raise InvalidParameter(f"Unknown language {language!r}; choose one of {', '.join(LANGUAGES)}.")
+    local = next_page.startswith("/") and not next_page.startswith("//") and "\\" not in next_page
+    response = RedirectResponse(next_page if local else "/", status_code=303)
+    response.set_cookie(COOKIE, language, max_age=LANGUAGE_COOKIE_SECONDS, path="/", samesite="lax",
+                        secure=get_settings().session_cookie_secure)
+    return response

@@ -7,9 +7,9 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.security import OAuth2PasswordRequestForm
-from fastapi.templating import Jinja2Templates
 
-from gridgov.config import REPO_ROOT, get_settings
+from gridgov.config import get_settings
+from gridgov.maps.templating import landing_page, templates
 from gridgov.people.auth import (
     SESSION_COOKIE,
     TooManyRequests,
@@ -18,13 +18,13 @@ from gridgov.people.auth import (
     account_of,
     authenticate,
     issue_token,
+    resolve_principal,
 )
 from gridgov.people.schemas import MeRead, TokenRead
 from gridgov.people.security import TokenKind
 from gridgov.storage.session import SessionDep
 
 router = APIRouter(tags=["auth"])
-templates = Jinja2Templates(directory=REPO_ROOT / "web" / "templates")
 
 
 @router.post("/api/v1/auth/token", response_model=TokenRead)
@@ -61,14 +61,15 @@ def sign_in(
     username: Annotated[str, Form()] = "",
     password: Annotated[str, Form()] = "",
 ) -> Response:
-    """Check the form; on success set the session cookie and go to the overview, else show the form again."""
+    """Check the form; on success set the session cookie and go to the page of the user's role (an officer's
+    field page, a chief's or supervisor's map, a planner's view), else show the form again."""
     try:
         user = authenticate(session=session, username=username, password=password)
     except (Unauthorized, TooManyRequests) as error:
         return _page(request, status_code=error.status, error=error.message, username=username,
                      headers=error.headers)
     token, seconds = issue_token(user=user, kind=TokenKind.SESSION)
-    response = RedirectResponse("/", status_code=303)
+    response = RedirectResponse(landing_page(resolve_principal(session=session, user=user)), status_code=303)
     response.set_cookie(
         SESSION_COOKIE, token, max_age=seconds, path="/", httponly=True, samesite="lax",
         secure=get_settings().session_cookie_secure,

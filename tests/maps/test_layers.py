@@ -10,7 +10,7 @@ import pytest
 import shapely
 
 from gridgov.geo.crs import to_metric
-from gridgov.maps.layers import compact_geojson, dumps, quantise, simplify_coverage
+from gridgov.maps.layers import compact_geojson, dumps, grid_topology, quantise, simplify_coverage
 from tests.factories_geo import lattice, lattice_rect
 
 SUB = 10  # vertices per lattice step (every ~100 m)
@@ -98,3 +98,62 @@ def test_multipolygons_and_the_plain_lattice_survive(squares):
 def test_units_in_another_crs_are_refused(squares):
     with pytest.raises(ValueError, match="EPSG:4490"):
         compact_geojson(squares.to_crs(4546))
+
+
+def _decoded(topo: dict) -> dict[str, shapely.Geometry]:
+    """The topology's polygons back in lon/lat, decoded the way topojson-client does (delta-coded arcs,
+    scaled by the transform; a negative index is the reversed arc ~i)."""
+    scale, translate = topo["transform"]["scale"], topo["transform"]["translate"]
+    arcs = []
+    for arc in topo["arcs"]:
+        xy = np.cumsum(np.asarray(arc, dtype=float), axis=0)
+        arcs.append(xy * scale + translate)
+
+    def ring(indexes):
+        points = []
+        for i in indexes:
+            part = arcs[i] if i >= 0 else arcs[~i][::-1]
+            points.extend(part if not points else part[1:])
+        return points
+
+    def polygon(rings):
+        return shapely.Polygon(ring(rings[0]), [ring(r) for r in rings[1:]])
+
+    out = {}
+    for g in topo["objects"]["grids"]["geometries"]:
+        parts = [g["arcs"]] if g["type"] == "Polygon" else g["arcs"]
+        out[g["id"]] = shapely.union_all([polygon(p) for p in parts])
+    return out
+
+
+def test_the_topology_sends_each_shared_edge_once_and_decodes_to_the_grids(squares):
+    squares["town"] = ["t1" if c < "g2" else "t2" for c in squares["code"]]
+    topo = grid_topology(squares, properties=("town",), tolerance_m=20.0, quantum_m=1.0)
+    geometries = topo["objects"]["grids"]["geometries"]
+    assert [g["id"] for g in geometries] == list(squares["code"])
+    assert [g["properties"] for g in geometries] == [{"town": t} for t in squares["town"]]
+    rings = [r for g in geometries for r in (g["arcs"] if g["type"] == "Polygon" else [r for p in g["arcs"] for r in p])]
+    used = [i if i >= 0 else ~i for ring in rings for i in ring]
+    # 4 x 4 cells: 40 unit edges, each an arc or part of one; every arc is used by one or two cells
+    assert max(np.bincount(used)) <= 2 and len(topo["arcs"]) < 40
+    decoded = _decoded(topo)
+    metric = to_metric(np.array([decoded[c] for c in squares["code"]]), 4546)
+    original = to_metric(squares.geometry.values, 4546)
+    # quantised to 1 m and simplified by at most 20 m: each cell keeps its area within 2 %, and the
+    # decoded cells still tile the plane without overlaps (shared arcs are identical on both sides)
+    assert np.allclose(shapely.area(metric), shapely.area(original), rtol=0.02)
+    assert shapely.coverage_is_valid(metric)
+
+
+def test_quantising_follows_the_metre_step(squares):
+    coarse = grid_topology(squares, quantum_m=50.0)
+    fine = grid_topology(squares, quantum_m=1.0)
+    x0, y0, x1, y1 = shapely.total_bounds(to_metric(squares.geometry.values, 4546))
+    assert coarse["transform"]["scale"][0] > fine["transform"]["scale"][0]
+    # an arc's first point is absolute, the rest are deltas: none exceeds the extent in 50 m steps
+    assert max(abs(v) for arc in coarse["arcs"] for xy in arc for v in xy) <= max(x1 - x0, y1 - y0) / 50 + 1
+
+
+def test_an_empty_jurisdiction_is_an_empty_topology(squares):
+    topo = grid_topology(squares.iloc[:0])
+    assert topo["objects"]["grids"]["geometries"] == [] and topo["arcs"] == []

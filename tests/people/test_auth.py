@@ -367,7 +367,7 @@ def test_cookie_sign_in_flow(client):
     signed_in = client.post("/sign-in", data={"username": OFFICER, "password": DEMO_PASSWORD},
                             follow_redirects=False)
     assert signed_in.status_code == 303
-    assert signed_in.headers["location"] == "/"
+    assert signed_in.headers["location"] == "/field"  # an officer lands on their field page
     cookie = signed_in.headers["set-cookie"]
     assert cookie.startswith("gridgov_session=")
     attributes = {part.strip().split("=")[0].lower() for part in cookie.split(";")}
