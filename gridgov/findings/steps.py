@@ -277,7 +277,7 @@ def next_actions(*, session: Session, principal: Principal, finding: Finding) ->
 OPEN_VALUES = [s.value for s in State if s not in CLOSED]
 
 
-def _due_expression():
+def due_expression():
     return case((Finding.status == State.DISPATCHED.value, Finding.accept_due), else_=Finding.resolve_due)
 
 
@@ -292,7 +292,7 @@ def inbox(*, session: Session, principal: Principal, limit: int = 100, offset: i
     if principal.person_code is not None:
         conditions.append(waiting_on_me)
     where = and_(visible(principal), or_(*conditions))
-    due = _due_expression()
+    due = due_expression()
     total = session.scalar(select(func.count()).select_from(Finding).where(where))
     rows = session.scalars(select(Finding).where(where).order_by(due.is_(None), due, Finding.id)
                            .limit(limit).offset(offset)).all()
@@ -304,7 +304,7 @@ def overdue(*, session: Session, principal: Principal, now: datetime | None = No
     """Open findings of the caller's jurisdiction past their current deadline, most overdue first
     (supervisors' and chiefs' list for chasing: 追踪问效)."""
     now = now or datetime.now(UTC)
-    due = _due_expression()
+    due = due_expression()
     where = and_(visible(principal), Finding.status.in_(OPEN_VALUES), Finding.status != State.SUSPENDED.value,
                  Finding.status != State.RESOLVED.value, due < now)
     total = session.scalar(select(func.count()).select_from(Finding).where(where))

@@ -31,6 +31,14 @@ DECIMALS = 6
 DEFAULT_QUANTUM_M = 5.0
 """TopoJSON's integer grid step: as coarse as the simplification, so quantising loses nothing it kept."""
 
+DETAILS: dict[str, tuple[float, float]] = {
+    # name: (simplification tolerance m, quantum m)
+    "overview": (30.0, 15.0),  # drawn only below zoom 12, where a pixel spans over 33 m: under a pixel
+    "fine": (2.0, 1.0),  # a grid or two on a phone, or any map at zoom 12 or more
+}
+"""The grid layer's levels of detail: the supervisor's county map draws the overview first and swaps in
+the fine geometry from zoom 12 on (vector tiles' idea, for one small layer)."""
+
 
 def simplify_coverage(geoms, tolerance_m: float = DEFAULT_TOLERANCE_M, metric_epsg: int = DEFAULT_METRIC_EPSG):
     """Simplify a polygon coverage (stored lon/lat) in the metric CRS, keeping shared edges shared.
@@ -146,7 +154,34 @@ def grid_topology(units: gpd.GeoDataFrame, *, object_name: str = "grids", proper
         if geometry["type"] == "MultiPolygon" and len(geometry["arcs"]) == 1:
             geometry["type"], geometry["arcs"] = "Polygon", geometry["arcs"][0]
     doc["objects"] = {object_name: collection}
+    return _arcs_in_order_of_use(doc, collection["geometries"])
+
+
+def _arcs_in_order_of_use(doc: dict, geometries: list[dict]) -> dict:
+    """Renumber the arcs in the order the geometries first use them, so neighbouring grids refer to nearby
+    numbers and the references compress better (the TopoJSON is the same shapes, arc for arc)."""
+    order: dict[int, int] = {}
+    for geometry in geometries:
+        for ring in _rings(geometry):
+            for i in ring:
+                order.setdefault(i if i >= 0 else ~i, len(order))
+    for geometry in geometries:
+        renumbered = [[order[i] if i >= 0 else ~order[~i] for i in ring] for ring in _rings(geometry)]
+        if geometry["type"] == "Polygon":
+            geometry["arcs"] = renumbered
+        else:
+            sizes = [len(polygon) for polygon in geometry["arcs"]]
+            bounds = np.cumsum([0, *sizes])
+            geometry["arcs"] = [renumbered[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+    arcs = [None] * len(order)
+    for old, new in order.items():
+        arcs[new] = doc["arcs"][old]
+    doc["arcs"] = arcs
     return doc
+
+
+def _rings(geometry: dict) -> list[list[int]]:
+    return geometry["arcs"] if geometry["type"] == "Polygon" else [r for polygon in geometry["arcs"] for r in polygon]
 
 
 def _steps(units: gpd.GeoDataFrame, quantum_m: float, metric_epsg: int) -> int:

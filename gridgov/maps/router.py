@@ -3,14 +3,14 @@ language switch."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 import geopandas as gpd
 import shapely
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session
 
 from gridgov.config import get_settings
 from gridgov.errors import InvalidParameter
@@ -19,7 +19,7 @@ from gridgov.grids.models import Level, Unit
 from gridgov.grids.scope import Jurisdiction
 from gridgov.grids.service import get_county, level_counts, metric_epsg_of
 from gridgov.maps.i18n import COOKIE, LANGUAGES, N_
-from gridgov.maps.layers import compact_geojson, dumps, grid_topology
+from gridgov.maps.layers import DETAILS, compact_geojson, dumps, grid_topology
 from gridgov.maps.templating import page_principal, templates
 from gridgov.ogc.service import COLLECTIONS
 from gridgov.people.auth import PrincipalDep
@@ -77,18 +77,12 @@ def home(request: Request, session: SessionDep) -> Response:
 
 
 def _grids(session: Session, scope: Jurisdiction) -> gpd.GeoDataFrame:
-    """The grids the jurisdiction sees, ordered by code, with their village and town codes, as a
-    GeoDataFrame in EPSG:4490."""
-    village = aliased(Unit)
+    """The grids the jurisdiction sees, ordered by code, as a GeoDataFrame in EPSG:4490."""
     where = [Unit.county_code == scope.county_code, Unit.level == Level.GRID.value]
     if not scope.county_wide:
         where.append(Unit.code.in_(sorted(scope.units)))
-    rows = session.execute(
-        select(Unit.code, Unit.parent_code, village.parent_code, Unit.geom)
-        .join(village, (village.county_code == Unit.county_code) & (village.code == Unit.parent_code))
-        .where(*where).order_by(Unit.code)).all()
-    return gpd.GeoDataFrame({"code": [r[0] for r in rows], "village": [r[1] for r in rows],
-                             "town": [r[2] for r in rows]}, geometry=[r[3] for r in rows], crs=STORAGE_EPSG)
+    rows = session.execute(select(Unit.code, Unit.geom).where(*where).order_by(Unit.code)).all()
+    return gpd.GeoDataFrame({"code": [r[0] for r in rows]}, geometry=[r[1] for r in rows], crs=STORAGE_EPSG)
 
 
 @router.get("/map", response_class=HTMLResponse)
@@ -98,34 +92,36 @@ def grid_map(request: Request, session: SessionDep) -> Response:
     if principal is None:
         return RedirectResponse("/sign-in", status_code=303)
     county = get_county(session=session, county_code=principal.jurisdiction.county_code)
-    settings = get_settings()
-    tiles = {"url": settings.map_tile_url, "gcj02": settings.map_tile_gcj02,
-             "attribution": settings.map_tile_attribution} if settings.map_tile_url else None
-    return templates.TemplateResponse(request, "map.html", {"county": county, "principal": principal,
-                                                            "tiles": tiles})
+    return templates.TemplateResponse(request, "map.html", {"county": county, "principal": principal})
 
 
-def _layer(session: Session, principal, kind: str, build) -> str:
-    """The grid layer of the caller's jurisdiction in one encoding, remembered.
+def _layer(session: Session, principal, kind: tuple, build) -> str:
+    """The grid layer of the caller's jurisdiction in one encoding and detail, remembered.
 
     Simplifying the county's grids costs more than the rest of the request: the layer is remembered per
     jurisdiction (an officer's is a grid or two) and forgotten when any unit changes (an audited change)."""
     scope = principal.jurisdiction
-    key = (kind, str(session.get_bind().url), scope.county_code, scope.county_wide,
+    key = (*kind, str(session.get_bind().url), scope.county_code, scope.county_wide,
            None if scope.county_wide else frozenset(scope.units))
     return memo.remembered(key, lambda: dumps(build(_grids(session, scope),
                                                     metric_epsg=metric_epsg_of(session, scope.county_code))))
 
 
 @router.get("/map/grids.topojson")
-def grid_topology_layer(session: SessionDep, principal: PrincipalDep) -> Response:
-    """The grids of the user's jurisdiction as TopoJSON: shared edges sent once, quantised to 5 m, each grid
-    with its code (``id``) and its village and town, from which the page draws the outlines.
+def grid_topology_layer(
+    session: SessionDep, principal: PrincipalDep,
+    detail: Annotated[Literal["overview", "fine"], Query(
+        description="overview: simplified by 30 m, for a whole county on one screen; fine: by 2 m")] = "fine",
+) -> Response:
+    """The grids of the user's jurisdiction as TopoJSON: shared edges sent once as quantised arcs, each grid
+    with its code (``id``) and nothing else. The page draws the village and town outlines from the same arcs:
+    a grid's code starts with its village's 12 digits and its town's 9 (the import refuses any other code).
 
     Data, not a page: the bearer token or the session cookie signs in, anonymous callers get 401, and on
     PostgreSQL the request is walled in to the jurisdiction like every API request."""
-    body = _layer(session, principal, "grid_topology",
-                  lambda grids, metric_epsg: grid_topology(grids, properties=("village", "town"),
+    tolerance_m, quantum_m = DETAILS[detail]
+    body = _layer(session, principal, ("grid_topology", detail),
+                  lambda grids, metric_epsg: grid_topology(grids, tolerance_m=tolerance_m, quantum_m=quantum_m,
                                                            metric_epsg=metric_epsg))
     return Response(body, media_type="application/json", headers={"Cache-Control": "private, no-cache"})
 
@@ -134,7 +130,7 @@ def grid_topology_layer(session: SessionDep, principal: PrincipalDep) -> Respons
 def grid_layer(session: SessionDep, principal: PrincipalDep) -> Response:
     """The same grids as compact GeoJSON (simplified, 6 decimals, code only), for tools that do not read
     TopoJSON."""
-    body = _layer(session, principal, "grid_layer", compact_geojson)
+    body = _layer(session, principal, ("grid_layer",), compact_geojson)
     return Response(body, media_type="application/geo+json", headers={"Cache-Control": "private, no-cache"})
 
 

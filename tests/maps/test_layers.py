@@ -132,7 +132,8 @@ def test_the_topology_sends_each_shared_edge_once_and_decodes_to_the_grids(squar
     geometries = topo["objects"]["grids"]["geometries"]
     assert [g["id"] for g in geometries] == list(squares["code"])
     assert [g["properties"] for g in geometries] == [{"town": t} for t in squares["town"]]
-    rings = [r for g in geometries for r in (g["arcs"] if g["type"] == "Polygon" else [r for p in g["arcs"] for r in p])]
+    rings = [r for g in geometries
+             for r in (g["arcs"] if g["type"] == "Polygon" else [r for p in g["arcs"] for r in p])]
     used = [i if i >= 0 else ~i for ring in rings for i in ring]
     # 4 x 4 cells: 40 unit edges, each an arc or part of one; every arc is used by one or two cells
     assert max(np.bincount(used)) <= 2 and len(topo["arcs"]) < 40
@@ -157,3 +158,20 @@ def test_quantising_follows_the_metre_step(squares):
 def test_an_empty_jurisdiction_is_an_empty_topology(squares):
     topo = grid_topology(squares.iloc[:0])
     assert topo["objects"]["grids"]["geometries"] == [] and topo["arcs"] == []
+
+
+def test_a_grid_in_two_parts_keeps_both_after_the_arcs_are_renumbered(squares):
+    parts = squares.copy()
+    parts.loc[0, "geometry"] = shapely.MultiPolygon([parts.geometry[0], parts.geometry[15]])
+    parts = parts.drop(index=15)
+    topo = grid_topology(parts, tolerance_m=20.0, quantum_m=1.0)
+    first = topo["objects"]["grids"]["geometries"][0]
+    assert first["type"] == "MultiPolygon" and len(first["arcs"]) == 2
+    decoded = _decoded(topo)
+    metric = to_metric(np.array([decoded[c] for c in parts["code"]]), 4546)
+    assert np.allclose(shapely.area(metric), shapely.area(to_metric(parts.geometry.values, 4546)), rtol=0.02)
+    # every arc is used, and numbered in the order of first use
+    used = [i if i >= 0 else ~i for g in topo["objects"]["grids"]["geometries"]
+            for ring in (g["arcs"] if g["type"] == "Polygon" else [r for p in g["arcs"] for r in p]) for i in ring]
+    assert sorted(set(used)) == list(range(len(topo["arcs"])))
+    assert list(dict.fromkeys(used)) == list(range(len(topo["arcs"])))
