@@ -23,7 +23,10 @@ from gridgov.findings.router import router as findings_router
 from gridgov.findings.workflow_router import router as workflow_router
 from gridgov.grids.router import router as grids_router
 from gridgov.maps.dashboard import router as dashboard_router
+from gridgov.maps.field import router as field_router
+from gridgov.maps.planner import router as planner_router
 from gridgov.maps.router import router as maps_router
+from gridgov.maps.supervisor import router as supervisor_map_router
 from gridgov.ogc.router import router as ogc_router
 from gridgov.patrols.router import router as patrols_router
 from gridgov.people.admin_router import router as people_admin_router
@@ -135,6 +138,9 @@ def create_app(database_url: str | None = None) -> FastAPI:
     app.include_router(ogc_router)
     app.include_router(maps_router)
     app.include_router(dashboard_router)
+    app.include_router(supervisor_map_router)
+    app.include_router(field_router)
+    app.include_router(planner_router)
     app.mount("/static", StaticFiles(directory=REPO_ROOT / "web" / "static"), name="static")
     app.add_middleware(GZipMiddleware, minimum_size=1000)  # the map's layer and the pages travel compressed
     app.add_middleware(RefuseControlCharacters)

@@ -12,6 +12,7 @@ G2); town 430921101 holds village 430921101201 (grids G3, G4). "Other" objects l
 from __future__ import annotations
 
 import io
+import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -656,14 +657,22 @@ def patrol_end(client, actor, url):
         assert response.status_code in ({200, 409} if expected == 200 else {expected}), (key, response.text)
 
 
-def map_grids(client, actor, url):
+def map_grids(path: str) -> Probe:
+    """The map's grid layer at ``path`` (either encoding)."""
+    return lambda client, actor, url: _map_grids(client, actor, path)
+
+
+def _map_grids(client, actor, path):
     """The map's grid layer holds exactly the grids of the caller's jurisdiction; anonymous callers get 401."""
-    response = client.get("/map/grids.geojson")
+    response = client.get(path)
     if actor.username is None:
         assert response.status_code == 401, response.text
         return
     assert response.status_code == 200, response.text
-    codes = sorted(f["properties"]["code"] for f in response.json()["features"])
+    if path.endswith(".topojson"):
+        codes = sorted(g["id"] for g in response.json()["objects"]["grids"]["geometries"])
+    else:
+        codes = sorted(f["properties"]["code"] for f in response.json()["features"])
     if actor.county_wide:
         expected = list(GRIDS)
     elif actor.name == "officer":  # their current grids (W4309210001 holds two)
@@ -675,19 +684,94 @@ def map_grids(client, actor, url):
     assert codes == expected, (actor.name, codes)
 
 
+def _signed_in_browser(client: TestClient, actor: Actor) -> TestClient:
+    """A client of the same app holding the session cookie of the real sign-in form, as a browser does."""
+    browser = TestClient(client.app, base_url="https://testserver")
+    signed_in = browser.post("/sign-in", data={"username": actor.username, "password": DEMO_PASSWORD},
+                             follow_redirects=False)
+    assert signed_in.status_code == 303, signed_in.text
+    return browser
+
+
 def dashboard_page(client, actor, url):
     """Anonymous visitors are sent to sign in; a signed-in user (session cookie, as a browser) sees the
     dashboard of their area and may drill into another town only when county-wide."""
     if actor.username is None:
         _assert_redirect(client.get("/dashboard", follow_redirects=False))
         return
-    browser = TestClient(client.app, base_url="https://testserver")
-    signed_in = browser.post("/sign-in", data={"username": actor.username, "password": DEMO_PASSWORD},
-                             follow_redirects=False)
-    assert signed_in.status_code == 303, signed_in.text
+    browser = _signed_in_browser(client, actor)
     assert browser.get("/dashboard").status_code == 200
     other = browser.get(f"/dashboard?level=town&unit={OTHER_TOWN}")
     assert other.status_code == (200 if actor.county_wide else 404), (actor.name, other.text)
+
+
+def field_page(client, actor, url):
+    """Anonymous visitors are sent to sign in; an officer's field page offers exactly their own grids; anyone
+    else signed in gets a page saying it is for grid officers (200, no grid, no data)."""
+    if actor.username is None:
+        _assert_redirect(client.get("/field", follow_redirects=False))
+        return
+    browser = _signed_in_browser(client, actor)
+    page = browser.get("/field")
+    assert page.status_code == 200, page.text
+    offered = sorted(re.findall(r'<option value="([0-9]+)" data-domains=', page.text))
+    if "officer" in actor.roles:
+        assert offered == sorted(browser.get("/api/v1/me").json()["officer_grids"]) and OTHER_GRID not in offered
+    else:
+        assert offered == [] and "/static/field/field.js" not in page.text, actor.name
+
+
+PLANNER_VIEW = {"planner", "admin", "supervisor"}
+
+
+def planner_data(client, actor, url):
+    """The planner view's data: the grids of the caller's jurisdiction for planners, admins and supervisors,
+    403 for other roles, 401 for anonymous callers."""
+    response = client.get("/planner/grids.json")
+    assert response.status_code == status_for(actor, PLANNER_VIEW, own=True), response.text
+    if response.status_code == 200:
+        expected = list(GRIDS) if actor.county_wide else [g for g in GRIDS if g.startswith(OWN_TOWN)]
+        assert sorted(response.json()["grids"]) == expected, actor.name
+
+
+def planner_page(client, actor, url):
+    """The planner page: anonymous visitors are sent to sign in; other roles get a 403 page."""
+    if actor.username is None:
+        _assert_redirect(client.get("/planner", follow_redirects=False))
+        return
+    browser = TestClient(client.app, base_url="https://testserver")
+    browser.post("/sign-in", data={"username": actor.username, "password": DEMO_PASSWORD}, follow_redirects=False)
+    assert browser.get("/planner").status_code == status_for(actor, PLANNER_VIEW, own=True), actor.name
+
+
+def supervisor_map_data(path: str) -> Probe:
+    """The supervisor map's data: 401 for anonymous callers, 200 for anyone signed in (scoped inside)."""
+
+    def run(client, actor, url):
+        response = client.get(path)
+        assert response.status_code == (200 if actor.username else 401), (actor.name, response.text)
+
+    return run
+
+
+def supervisor_map_stats(client, actor, url):
+    """The map's counts per grid cover exactly the grids of the caller's grid layer."""
+    response = client.get("/map/grid-stats.json?since=2026-01-01&until=2026-01-31")
+    if actor.username is None:
+        assert response.status_code == 401, response.text
+        return
+    assert response.status_code == 200, response.text
+    layer = sorted(f["properties"]["code"] for f in client.get("/map/grids.geojson").json()["features"])
+    assert sorted(response.json()["grids"]) == layer, actor.name
+    findings = client.get("/map/findings.json?since=2026-01-01&until=2026-01-31").json()
+    seen = {row[0] for row in findings["rows"]}
+    assert seen == {fid for key, (fid, _c, _p) in FINDINGS.items() if _finding_status(actor, key) == 200}, actor.name
+
+
+def supervisor_map_reroute_targets(client, actor, url):
+    for key, (fid, _category, _point) in FINDINGS.items():
+        response = client.get(f"/map/findings/{fid}/reroute-targets.json")
+        assert response.status_code == _finding_status(actor, key), (key, response.text)
 
 
 RULES: dict[tuple[str, str], Probe] = {
@@ -708,8 +792,23 @@ RULES: dict[tuple[str, str], Probe] = {
         _assert_redirect(client.get("/", follow_redirects=False))),
     ("GET", "/map"): lambda client, actor, url: None if actor.username else (
         _assert_redirect(client.get("/map", follow_redirects=False))),
-    ("GET", "/map/grids.geojson"): map_grids,
+    ("GET", "/map/grids.geojson"): map_grids("/map/grids.geojson"),
+    ("GET", "/map/grids.topojson"): map_grids("/map/grids.topojson"),
+    ("GET", "/language"): public("GET", "/language?set=en&next=/map", (303,)),
     ("GET", "/dashboard"): dashboard_page,
+    ("GET", "/map/options.json"): supervisor_map_data("/map/options.json"),
+    ("GET", "/map/grid-stats.json"): supervisor_map_stats,
+    ("GET", "/map/findings.json"): supervisor_map_data("/map/findings.json"),
+    ("GET", "/map/tracks.json"): supervisor_map_data("/map/tracks.json?days=31"),
+    ("GET", "/map/resources/{domain}.json"): supervisor_map_data("/map/resources/field.json"),
+    ("GET", "/map/grids/{grid_code}/panel.json"): scoped_get(
+        lambda code: f"/map/grids/{code}/panel.json", lambda a: a.own_grid, OTHER_GRID),
+    ("GET", "/map/findings/{finding_id}/reroute-targets.json"): supervisor_map_reroute_targets,
+    ("GET", "/planner"): planner_page,
+    ("GET", "/planner/grids.json"): planner_data,
+    ("GET", "/field"): field_page,
+    ("GET", "/field/sw.js"): public("GET", "/field/sw.js"),
+    ("GET", "/field/manifest.webmanifest"): public("GET", "/field/manifest.webmanifest"),
     ("GET", "/ogc/collections"): ogc_collections,
     ("GET", "/ogc/collections/{collection_id}"): ogc_collection,
     ("GET", "/ogc/collections/{collection_id}/items"): ogc_items,

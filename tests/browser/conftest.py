@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -16,8 +17,10 @@ import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
+from sqlalchemy.engine import make_url
 
 from gridgov.config import REPO_ROOT
 from gridgov.people.demo import DEMO_PASSWORD
@@ -42,10 +45,16 @@ class LiveServer:
 
 @pytest.fixture(scope="session")
 def live_server(backend, request, tmp_path_factory) -> Iterator[LiveServer]:
-    """`gridgov serve` on a free loopback port over the Nan County demo database (SQLite only)."""
+    """`gridgov serve` on a free loopback port over a copy of the Nan County demo database (SQLite only).
+
+    A copy, because browser tests change it (an officer files a finding) and `demo_db` must stay as built."""
     if backend != "sqlite":
         pytest.skip("browser tests run on SQLite only")
-    database_url = request.getfixturevalue("demo_db")
+    demo_file = Path(make_url(request.getfixturevalue("demo_db")).database)
+    copy = tmp_path_factory.mktemp("live_db") / demo_file.name
+    with sqlite3.connect(demo_file) as source, sqlite3.connect(copy) as target:
+        source.backup(target)  # the backup API, not a file copy: the demo database is in WAL mode
+    database_url = f"sqlite:///{copy}"
     port = _free_port()
     env = dict(os.environ, GRIDGOV_DATABASE_URL=database_url, GRIDGOV_SESSION_COOKIE_SECURE="0",
                GRIDGOV_SCHEDULER_SECONDS="0")
@@ -98,12 +107,10 @@ def outbound() -> Outbound:
     return Outbound()
 
 
-@pytest.fixture
-def page(browser, live_server, outbound):
-    """A fresh browser context and page whose every non-loopback request is aborted and recorded."""
+def only_live_server(live_server: LiveServer, outbound: Outbound):
+    """A route handler (``context.route("**/*", ...)``) that lets requests to the live server through and
+    aborts and records every other one."""
     allowed = live_server.url + "/"
-    context = browser.new_context(base_url=live_server.url, viewport={"width": 1280, "height": 900},
-                                  locale="zh-CN", service_workers="block")
 
     def route(route):
         url = route.request.url
@@ -113,18 +120,29 @@ def page(browser, live_server, outbound):
             outbound.urls.append(url)
             route.abort()
 
-    context.route("**/*", route)
+    return route
+
+
+@pytest.fixture
+def page(browser, live_server, outbound):
+    """A fresh browser context and page whose every non-loopback request is aborted and recorded."""
+    context = browser.new_context(base_url=live_server.url, viewport={"width": 1280, "height": 900},
+                                  locale="zh-CN", service_workers="block")
+    context.route("**/*", only_live_server(live_server, outbound))
     page = context.new_page()
     yield page
     context.close()
     assert outbound.urls == [], f"requests left the machine: {outbound.urls}"
 
 
-def sign_in(page, username: str, password: str = DEMO_PASSWORD) -> None:
-    """Sign in through the real form at /sign-in and land on the overview."""
+def sign_in(page, username: str, password: str = DEMO_PASSWORD, *, lands_on: str | None = None) -> None:
+    """Sign in through the real form at /sign-in; signing in lands on the role's page, which must be
+    ``lands_on`` (a path) when given."""
     page.goto("/sign-in")
     page.fill("#username", username)
     page.fill("#password", password)
     with page.expect_navigation():
         page.click("button[type=submit]")
-    assert page.url.endswith("/"), page.url
+    landed = urlsplit(page.url).path
+    assert landed != "/sign-in", f"signing in as {username} failed"
+    assert lands_on is None or landed == lands_on, page.url
