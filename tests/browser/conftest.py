@@ -146,3 +146,13 @@ def sign_in(page, username: str, password: str = DEMO_PASSWORD, *, lands_on: str
     landed = urlsplit(page.url).path
     assert landed != "/sign-in", f"signing in as {username} failed"
     assert lands_on is None or landed == lands_on, page.url
+
+
+def open_grid_page(page, path: str) -> int:
+    """Open a page that draws the grid layer (the map, the planner view) and wait until it has drawn it; the
+    number of grids the page says it drew."""
+    page.goto(path)
+    page.wait_for_function("document.body.dataset.gridsDrawn !== undefined || document.body.dataset.gridsError",
+                           timeout=20_000)
+    assert page.evaluate("document.body.dataset.gridsError") is None
+    return int(page.evaluate("document.body.dataset.gridsDrawn"))

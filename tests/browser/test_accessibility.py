@@ -17,6 +17,7 @@ PAGES = [  # (who signs in, the page, what tells it is ready)
     ("planner", "/planner", "body[data-grids-drawn]"),
     ("w4309210001", "/field", "body[data-grids-drawn]"),
 ]
+CONTROLS = "a[href], button:not([disabled]), input:not([type=hidden]):not([disabled]), select, textarea, [tabindex='0']"
 CLS_JS = """() => new Promise(resolve => {
   let total = 0;
   new PerformanceObserver(list => {
@@ -61,10 +62,9 @@ def test_the_keyboard_reaches_every_control(page, who, path, ready):
     _open(page, who, path, ready)
     # Each visible control is tagged with its number; a radio group shares one (it is one Tab stop: the arrow
     # keys move inside it). Tab is pressed until every number has had the focus, or far more often than needed.
-    controls = page.evaluate("""() => {
+    controls = page.evaluate("""selector => {
         const groups = {};
-        const found = [...document.querySelectorAll(
-            "a[href], button:not([disabled]), input:not([type=hidden]):not([disabled]), select, textarea, [tabindex='0']")]
+        const found = [...document.querySelectorAll(selector)]
             .filter(e => e.offsetParent !== null && getComputedStyle(e).visibility !== "hidden");
         const names = [];
         found.forEach(e => {
@@ -75,7 +75,7 @@ def test_the_keyboard_reaches_every_control(page, who, path, ready):
             names.push(e.outerHTML.slice(0, 160));
         });
         return names;
-    }""")
+    }""", CONTROLS)
     reached = set()
     page.locator("body").focus()
     for _ in range(3 * len(controls) + 20):
@@ -84,6 +84,7 @@ def test_the_keyboard_reaches_every_control(page, who, path, ready):
         if len(reached - {None}) == len(controls):
             break
     missing = [name for i, name in enumerate(controls) if str(i) not in reached]
+    assert missing == [], f"{len(missing)} of {len(controls)} visible controls cannot be reached with Tab"
     unnamed = page.evaluate("""() => [...document.querySelectorAll("input:not([type=hidden]), select, textarea")]
         .filter(e => !(e.labels && e.labels.length) && !e.getAttribute("aria-label")
                      && !e.getAttribute("aria-labelledby") && !e.title)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from tests.browser.conftest import SCREENSHOTS, sign_in
+from tests.browser.conftest import SCREENSHOTS, open_grid_page, sign_in
 
 ALL_GRIDS = 780
 DRAWN = "path.leaflet-interactive"
@@ -13,14 +13,6 @@ SINCE, UNTIL = "2026-09-01", "2026-11-20"
 PERIOD = f"since={SINCE}&until={UNTIL}"
 API_PERIOD = "since=2026-09-01T00:00:00%2B08:00&until=2026-11-21T00:00:00%2B08:00"
 
-
-def _open_map(page) -> int:
-    """Open /map and wait until the grid layer is on it; the number of grids the page says it drew."""
-    page.goto("/map")
-    page.wait_for_function("document.body.dataset.gridsDrawn !== undefined || document.body.dataset.gridsError",
-                           timeout=20_000)
-    assert page.evaluate("document.body.dataset.gridsError") is None
-    return int(page.evaluate("document.body.dataset.gridsDrawn"))
 
 
 def _get(page, path: str):
@@ -48,7 +40,7 @@ def _open_grid(page, code: str) -> None:
 
 def test_the_supervisor_map_draws_every_grid_from_local_files_only(page, outbound):
     sign_in(page, "supervisor")
-    assert _open_map(page) == ALL_GRIDS
+    assert open_grid_page(page, "/map") == ALL_GRIDS
     assert page.locator(f"#map svg {DRAWN}").count() == ALL_GRIDS
     scripts = page.evaluate("[...document.scripts].map(s => s.src).filter(Boolean)")
     sheets = page.evaluate("[...document.querySelectorAll('link[rel=stylesheet]')].map(l => l.href)")
@@ -72,7 +64,7 @@ def test_an_officer_sees_only_their_own_grids(page, outbound):
     assert me.ok
     own = sorted(me.json()["officer_grids"])
     assert own
-    assert _open_map(page) == len(own)
+    assert open_grid_page(page, "/map") == len(own)
     assert page.locator(f"#map svg {DRAWN}").count() == len(own)
     layer = json.loads(page.request.get("/map/grids.geojson").text())
     assert sorted(f["properties"]["code"] for f in layer["features"]) == own
@@ -90,7 +82,7 @@ def test_an_anonymous_visitor_is_sent_to_sign_in(page, outbound):
 
 def test_clicking_a_grid_shows_its_officer_kpis_and_open_findings(page, outbound):
     sign_in(page, "supervisor")
-    _open_map(page)
+    open_grid_page(page, "/map")
     _apply(page)
     stats = _get(page, f"/map/grid-stats.json?{PERIOD}")["grids"]
     code = max(stats, key=lambda c: stats[c]["open"])
@@ -111,7 +103,7 @@ def test_clicking_a_grid_shows_its_officer_kpis_and_open_findings(page, outbound
 
 def test_a_finding_shows_its_timeline_and_a_supervisor_step_changes_it(page, outbound):
     sign_in(page, "supervisor")
-    _open_map(page)
+    open_grid_page(page, "/map")
     _apply(page)
     resolved = _get(page, f"/map/findings.json?{PERIOD}&status=resolved")["rows"]
     finding = next(f for f in (_get(page, f"/api/v1/findings/{row[0]}/timeline") for row in resolved[:20])
@@ -140,7 +132,7 @@ def test_a_finding_shows_its_timeline_and_a_supervisor_step_changes_it(page, out
 
 def test_a_stale_step_shows_the_servers_refusal(page, outbound):
     sign_in(page, "supervisor")
-    _open_map(page)
+    open_grid_page(page, "/map")
     _apply(page)
     rows = _get(page, f"/map/findings.json?{PERIOD}&status=dispatched")["rows"]
     finding = _get(page, f"/api/v1/findings/{rows[0][0]}/timeline")["finding"]
@@ -164,7 +156,7 @@ def test_a_stale_step_shows_the_servers_refusal(page, outbound):
 
 def test_filters_change_the_drawn_findings_like_the_findings_endpoint(page, outbound):
     sign_in(page, "supervisor")
-    _open_map(page)
+    open_grid_page(page, "/map")
     every = _apply(page, status="")  # all statuses, not just the open default
     river = _apply(page, domain="river")
     assert river == _get(page, f"/map/findings.json?{PERIOD}&domain=river")["count"]
@@ -177,7 +169,7 @@ def test_filters_change_the_drawn_findings_like_the_findings_endpoint(page, outb
 
 def test_zooming_in_swaps_the_overview_geometry_for_the_fine_one(page, outbound):
     sign_in(page, "supervisor")
-    _open_map(page)
+    open_grid_page(page, "/map")
     assert page.evaluate("document.body.dataset.gridDetail") == "overview"
     code = _get(page, "/map/options.json")["towns"][0]["code"]  # any grid of the first town will do
     grid = next(g for g in _get(page, "/map/grid-stats.json")["grids"] if g.startswith(code))

@@ -13,7 +13,7 @@ from gridgov.audit.service import record
 from gridgov.people.models import OfficerAssignment
 from gridgov.people.principal import cli_principal
 from gridgov.storage.db import get_engine, transaction
-from tests.browser.conftest import SCREENSHOTS, sign_in
+from tests.browser.conftest import SCREENSHOTS, open_grid_page, sign_in
 
 ALL_GRIDS = 780
 
@@ -39,13 +39,6 @@ def vacant_grid(live_server):
     yield grid
     _set_end(live_server.database_url, grid, None)
 
-
-def _open_planner(page) -> int:
-    page.goto("/planner")
-    page.wait_for_function("document.body.dataset.gridsDrawn !== undefined || document.body.dataset.gridsError",
-                           timeout=20_000)
-    assert page.evaluate("document.body.dataset.gridsError") is None
-    return int(page.evaluate("document.body.dataset.gridsDrawn"))
 
 
 def _panel(page) -> dict:
@@ -76,7 +69,7 @@ def _clickable_grid(page, data: dict) -> tuple[str, float, float]:
 
 def test_the_planner_sees_every_grid_vacant_ones_marked_and_each_grids_figures(page, outbound, vacant_grid):
     sign_in(page, "planner")
-    assert _open_planner(page) == ALL_GRIDS
+    assert open_grid_page(page, "/planner") == ALL_GRIDS
     assert page.locator("#map path.leaflet-interactive").count() == ALL_GRIDS
 
     uncovered = page.request.get("/api/v1/assignments/uncovered").json()
@@ -105,7 +98,7 @@ def test_the_planner_sees_every_grid_vacant_ones_marked_and_each_grids_figures(p
 
 def test_the_officers_table_sorts_by_keyboard(page, outbound):
     sign_in(page, "planner")
-    _open_planner(page)
+    open_grid_page(page, "/planner")
     data = page.request.get("/planner/grids.json").json()
     heaviest = max(data["officers"], key=lambda o: o["workload"]["index"])
     assert page.get_attribute("#officers tbody tr", "data-officer") == heaviest["code"]
