@@ -1,8 +1,10 @@
 """Settings: every knob is an environment variable named ``GRIDGOV_*``."""
 
 import secrets
+from datetime import date, datetime
 from functools import lru_cache
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -118,3 +120,8 @@ class Settings(BaseSettings):
 def get_settings() -> Settings:
     """The settings of this process (cached; tests clear the cache to change them)."""
     return Settings()
+
+
+def county_today() -> date:
+    """Today on the county's clock (``GRIDGOV_TIMEZONE``): duty days change at local midnight, not UTC's."""
+    return datetime.now(ZoneInfo(get_settings().timezone)).date()

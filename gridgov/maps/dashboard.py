@@ -14,7 +14,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 
 from gridgov.api_types import as_utc
-from gridgov.config import get_settings
+from gridgov.config import county_today, get_settings
 from gridgov.errors import InvalidParameter, NotFound
 from gridgov.findings import kpi_service, kpis
 from gridgov.grids.models import Unit
@@ -71,7 +71,7 @@ def dashboard(
     if principal is None:
         return RedirectResponse("/sign-in", status_code=303)
     settings = get_settings()
-    today = datetime.now(ZoneInfo(settings.timezone)).date()
+    today = county_today()
     until = until or today
     since = since or until - timedelta(days=DEFAULT_DAYS - 1)
     if since > until:

@@ -19,7 +19,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gridgov.config import REPO_ROOT
+from gridgov.config import REPO_ROOT, county_today
 from gridgov.grids.models import Unit
 from gridgov.grids.service import get_county
 from gridgov.maps.i18n import N_, gettext, language_of
@@ -72,7 +72,7 @@ def officer_grids(session: Session, principal: Principal, on: date | None = None
         return []
     codes = select(OfficerAssignment.grid_code).where(
         OfficerAssignment.county_code == principal.county_code,
-        OfficerAssignment.officer_code == principal.person_code, in_force(OfficerAssignment, on or date.today()))
+        OfficerAssignment.officer_code == principal.person_code, in_force(OfficerAssignment, on or county_today()))
     return list(session.scalars(select(Unit).where(Unit.county_code == principal.county_code,
                                                    Unit.code.in_(codes)).order_by(Unit.code)))
 

@@ -25,8 +25,12 @@ from gridgov.people.models import Person
 from gridgov.people.principal import Principal
 
 
-def _unit(session: Session, county_code: str, code: str | None) -> Unit | None:
-    return None if code is None else session.get(Unit, (county_code, code))
+def _unit(session: Session, principal: Principal, code: str | None) -> Unit | None:
+    """The unit if the caller's jurisdiction holds it, else None: an officer sees their grids, not the village
+    around them (PostgreSQL's row-level security would hide it anyway; SQLite answers the same)."""
+    if code is None or not principal.jurisdiction.sees_unit(code):
+        return None
+    return session.get(Unit, (principal.county_code, code))
 
 
 def _native(row: dict) -> dict:
@@ -40,14 +44,16 @@ def grid_panel(*, session: Session, principal: Principal, grid_code: str, filter
     grid = session.get(Unit, (county, grid_code)) if principal.jurisdiction.sees_unit(grid_code) else None
     if grid is None or grid.level != Level.GRID.value:
         raise NotFound(f"No grid {grid_code} in your jurisdiction.")
-    village = _unit(session, county, grid.parent_code)
-    town = _unit(session, county, village.parent_code if village else None)
+    village = _unit(session, principal, grid.parent_code)
+    town = _unit(session, principal, village.parent_code if village else None)
     officer = assignments.officer_of_grid(session=session, principal=principal, grid_code=grid_code, on=today)
     chiefs = []
     for unit in (village, town):
+        if unit is None:
+            continue
         try:
             duties = assignments.chiefs_of_unit(session=session, principal=principal, unit_code=unit.code, on=today)
-        except NotFound:  # an officer sees their grids, not the village around them
+        except NotFound:  # the unit is seen but its chiefs are not the caller's to list
             continue
         chiefs += [{"domain": d.domain, "level": d.level, "unit_code": d.unit_code, "code": d.chief_code,
                     "name": d.chief_name} for d in duties]

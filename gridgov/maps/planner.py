@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from gridgov.api_types import as_utc
-from gridgov.config import get_settings
+from gridgov.config import county_today, get_settings
 from gridgov.errors import Forbidden
 from gridgov.findings.models import Finding
 from gridgov.geo.crs import STORAGE_EPSG
@@ -25,7 +25,7 @@ from gridgov.grids.service import get_county, metric_epsg_of
 from gridgov.maps.dashboard import period_bounds
 from gridgov.maps.templating import NAVIGATION, landing_page, page_principal, templates
 from gridgov.patrols.models import Patrol
-from gridgov.people.admin_router import OnQuery, county_today
+from gridgov.people.admin_router import OnQuery
 from gridgov.people.assignments import in_force, uncovered_grids
 from gridgov.people.auth import PrincipalDep
 from gridgov.people.models import OfficerAssignment, Person

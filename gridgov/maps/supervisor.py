@@ -10,9 +10,8 @@ Filters, shared by every endpoint that takes them: ``since`` and ``until`` are d
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Annotated, Literal
-from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import JSONResponse, Response
@@ -20,7 +19,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from gridgov.api_types import as_utc
-from gridgov.config import get_settings
+from gridgov.config import county_today, get_settings
 from gridgov.findings import taxonomy
 from gridgov.findings.workflow import State
 from gridgov.grids.models import Level, Unit
@@ -40,10 +39,6 @@ MAX_TRACK_DAYS = 31
 MAX_PERIOD_DAYS = 3660
 CODE = r"^[A-Za-z0-9_]{1,32}$"
 PRIVATE = {"Cache-Control": "private, no-cache"}
-
-
-def county_today() -> date:
-    return datetime.now(ZoneInfo(get_settings().timezone)).date()
 
 
 def default_period(today: date) -> tuple[date, date]:

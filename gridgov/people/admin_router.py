@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from typing import Annotated
-from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Path, Query, Response, status
 from sqlalchemy.orm import Session
 
+from gridgov.config import county_today
 from gridgov.people import assignments, users
 from gridgov.people.admin_schemas import (
     ChiefDutyRead,
@@ -37,11 +37,6 @@ CodePath = Annotated[str, Path(min_length=1, max_length=32, pattern=r"^[0-9A-Za-
 UsernamePath = Annotated[str, Path(min_length=1, max_length=64)]
 ADMIN_ONLY = [Depends(require(Role.ADMIN))]
 PLANNERS_ONLY = [Depends(require(Role.PLANNER, Role.ADMIN))]
-
-
-def county_today() -> date:
-    """Today in China: duty days change at midnight Beijing time, not UTC."""
-    return datetime.now(ZoneInfo("Asia/Shanghai")).date()
 
 
 OnQuery = Annotated[date | None, Query(description="Day to ask about (YYYY-MM-DD); default today.")]
