@@ -799,6 +799,7 @@ RULES: dict[tuple[str, str], Probe] = {
     ("GET", "/map/options.json"): supervisor_map_data("/map/options.json"),
     ("GET", "/map/grid-stats.json"): supervisor_map_stats,
     ("GET", "/map/findings.json"): supervisor_map_data("/map/findings.json"),
+    ("GET", "/map/snapshot.html"): supervisor_map_data("/map/snapshot.html"),
     ("GET", "/map/tracks.json"): supervisor_map_data("/map/tracks.json?days=31"),
     ("GET", "/map/resources/{domain}.json"): supervisor_map_data("/map/resources/field.json"),
     ("GET", "/map/grids/{grid_code}/panel.json"): scoped_get(

@@ -10,11 +10,13 @@ Filters, shared by every endpoint that takes them: ``since`` and ``until`` are d
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Annotated, Literal
+from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Depends, Path, Query
-from fastapi.responses import JSONResponse, Response
+import geopandas as gpd
+from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -22,10 +24,13 @@ from gridgov.api_types import as_utc
 from gridgov.config import county_today, get_settings
 from gridgov.findings import taxonomy
 from gridgov.findings.workflow import State
+from gridgov.geo.crs import STORAGE_EPSG
 from gridgov.grids.models import Level, Unit
-from gridgov.maps import findings_layer, overlays, panels
+from gridgov.grids.service import get_county, metric_epsg_of
+from gridgov.maps import findings_layer, overlays, panels, snapshot
 from gridgov.maps.dashboard import period_bounds
 from gridgov.maps.findings_layer import InvalidFilter, MapFilters, check_filters, grid_stats, map_findings
+from gridgov.maps.i18n import gettext, language_of
 from gridgov.people.auth import PrincipalDep
 from gridgov.people.models import ChiefDomain
 from gridgov.people.principal import Principal
@@ -174,3 +179,41 @@ def map_reroute_targets(session: SessionDep, principal: PrincipalDep,
     """The people a finding may be rerouted to: its domain's chiefs over its place and its grid's officer."""
     return _json(panels.reroute_targets(session=session, principal=principal, finding_id=finding_id,
                                         today=county_today()))
+
+
+@router.get("/map/snapshot.html")
+def map_snapshot(request: Request, session: SessionDep, principal: PrincipalDep, filters: FiltersDep) -> Response:
+    """The map under the filters as one self-contained HTML file (folium, Leaflet inlined) to send to people
+    without an account or open with no network; a download, named after the county and the period."""
+    language = language_of(request)
+
+    def translate(message: str) -> str:
+        return gettext(language, message)
+
+    stats = grid_stats(session=session, principal=principal, filters=filters, today=county_today())
+    codes = list(stats["grids"])
+    rows = session.execute(select(Unit.code, Unit.name, Unit.geom).where(
+        Unit.county_code == principal.county_code, Unit.code.in_(codes)).order_by(Unit.code)).all()
+    grids = gpd.GeoDataFrame(
+        {"code": [r.code for r in rows], "name": [r.name for r in rows],
+         "open": [stats["grids"][r.code]["open"] for r in rows],
+         "open_class": [stats["grids"][r.code]["open_class"] for r in rows]},
+        geometry=[r.geom for r in rows], crs=STORAGE_EPSG)
+    names = {c.code: (c.name_en if language == "en" else c.name_zh)
+             for c in taxonomy.categories(session=session, county_code=principal.county_code)}
+    found = map_findings(session=session, principal=principal, filters=filters)
+    findings = [{**row, "category": names.get(row["category"], row["category"])}
+                for row in (dict(zip(found["columns"], r, strict=True)) for r in found["rows"])]
+    county = get_county(session=session, county_code=principal.county_code)
+    zone = ZoneInfo(get_settings().timezone)
+    since, until = filters.since.astimezone(zone).date(), (filters.until.astimezone(zone) - timedelta(days=1)).date()
+    lines = [translate(snapshot.PERIOD).format(since=since, until=until),
+             translate(snapshot.MADE).format(user=principal.username,
+                                             time=datetime.now(zone).strftime("%Y-%m-%d %H:%M"))]
+    if county.synthetic:
+        lines.append(translate(snapshot.SYNTHETIC))
+    body = snapshot.snapshot_html(grids, findings, heading=f"{county.name} · {translate(snapshot.TITLE)}",
+                                  lines=lines, translate=translate,
+                                  metric_epsg=metric_epsg_of(session, principal.county_code))
+    filename = f"gridgov-map-{county.county_code}-{since}-{until}.html"
+    return HTMLResponse(body, headers={**PRIVATE, "Content-Disposition": f'attachment; filename="{filename}"'})

@@ -183,3 +183,21 @@ def test_zooming_in_swaps_the_overview_geometry_for_the_fine_one(page, outbound)
     assert sum(map(len, fine["arcs"])) > 1.5 * sum(map(len, overview["arcs"]))
     assert page.locator(f"#map svg {DRAWN}").count() == ALL_GRIDS  # the same paths, new geometry
     assert outbound.urls == []
+
+
+def test_the_downloaded_map_draws_on_its_own(page, outbound):
+    """The snapshot (folium, Leaflet written in) opened as a page of its own: every grid is drawn and it asks
+    nothing of any server."""
+    sign_in(page, "supervisor")
+    open_grid_page(page, "/map")
+    href = page.get_attribute("#snapshot", "href")
+    assert href.startswith("/map/snapshot.html?") and "status=open" in href
+    snapshot = page.request.get(href)
+    assert snapshot.ok and "attachment" in snapshot.headers["content-disposition"]
+    page.goto("about:blank")
+    requests = []
+    page.on("request", lambda request: requests.append(request.url))
+    page.set_content(snapshot.text(), wait_until="load")
+    page.wait_for_function(f"document.querySelectorAll('{DRAWN}').length >= {ALL_GRIDS}", timeout=20_000)
+    assert [url for url in requests if not url.startswith(("about:", "data:"))] == []
+    assert outbound.urls == []

@@ -295,6 +295,7 @@
 
   function refresh() {
     say(t("Loading…"));
+    document.getElementById("snapshot").href = "/map/snapshot.html?" + filterQuery();
     return Promise.all([loadStats(), loadFindings()]).then(function (answers) {
       var totals = answers[0].totals;
       say(t("{grids} grids · {open} open findings · {overdue} overdue · {out} grids out of patrol compliance",
