@@ -286,3 +286,39 @@ def test_the_inbox_offers_the_steps_the_officer_may_take(phone, browser, live_se
     timeline = phone.api(f"/api/v1/findings/{finding_id}/timeline")
     assert timeline["finding"]["status"] == "verified"
     assert timeline["events"][-1]["note"] == "checked on the spot"
+
+
+def test_signing_out_forgets_the_offline_copies_but_not_the_waiting_writes(browser, live_server, outbound):
+    """On a shared phone, the next person must not open the officer's page, grids or inbox offline; what the
+    officer filed and has not sent yet stays queued for them."""
+    phone = Phone(browser, live_server, outbound, service_workers="allow")
+    try:
+        page = phone.page
+        phone.open_field_page()
+        page.wait_for_function("caches.keys().then(keys => keys.some(k => k.startsWith('gridgov-field-')))")
+        category = _river_category(phone)
+        phone.context.set_offline(True)
+        page.wait_for_function("document.getElementById('net').dataset.state === 'offline'")
+        page.select_option("#finding-category", category["code"])
+        page.fill("#finding-description", "waiting while signed out")
+        page.click("#finding-submit")
+        page.wait_for_function("document.body.dataset.queued === '1'")
+        page.route("**/api/v1/findings**", lambda route: route.abort())  # keep it waiting through sign-out
+        phone.context.set_offline(False)
+        page.click("header form[action='/sign-out'] button[type=submit]")
+        page.wait_for_url("**/sign-in")
+        page.wait_for_function("document.documentElement.dataset.offlineCopies === 'cleared'")
+        assert page.evaluate("caches.keys()") == []
+        waiting = page.evaluate("""() => new Promise((resolve, reject) => {
+            const open = indexedDB.open("gridgov-field");
+            open.onsuccess = () => {
+                const all = open.result.transaction("outbox").objectStore("outbox").getAll();
+                all.onsuccess = () => resolve(all.result.map(entry => entry.kind));
+                all.onerror = () => reject(all.error);
+            };
+            open.onerror = () => reject(open.error);
+        })""")
+        assert "finding" in waiting
+    finally:
+        phone.context.close()
+    assert outbound.urls == []
