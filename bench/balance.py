@@ -45,12 +45,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from gridgov.planning.balance import (  # noqa: E402
     BALANCE_WEIGHTS,
-    DEFAULT_RATES,
     MOVE_PENALTY,
     Spread,
-    patrol_hours,
     propose_balance,
 )
+from gridgov.planning.hours import DEFAULT_RATES, patrol_hours  # noqa: E402
 from gridgov.planning.workload import with_index  # noqa: E402
 
 DEFAULT_GPKG = Path(__file__).resolve().parents[1] / "geodata" / "nan_county" / "nan_county.gpkg"

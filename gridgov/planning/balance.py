@@ -12,7 +12,7 @@ becomes a group of *atoms* — whole micro-grids, or the pieces of a micro-grid 
 
 * lies in one village (nesting kept: micro-grid ⊂ grid ⊂ village, the villages are administrative and
   untouched; a piece stays in its micro-grid's village),
-* is contiguous: its atoms are connected by shared edges (rook contiguity from :mod:`libpysal.weights`;
+* is contiguous: its atoms are connected by shared edges (rook contiguity, :mod:`gridgov.planning.contiguity`;
   touching at a corner is not walkable, so it does not count),
 
 and exactly one officer holds each grid. Among all such regroupings it takes the one with the least heaviest
@@ -21,54 +21,25 @@ every officer who would have to work outside their home village.
 
 The workload: hours per month
 -----------------------------
-Balancing needs a measure where "twice the work" means twice the time, so the proposal counts **hours per
-month** (:class:`HourRates`, every constant a documented, overridable field), per grid:
-
-``rule_hours``
-    the county's grid patrol rule (:data:`GRID_RULE`: weekly, at least 30 minutes and 2 km): 30/7 patrols a
-    month, each the longer of its minutes and its km at walking pace — 2.14 h. A fixed cost per grid held.
-``river_hours``
-    walking every river reach of the grid once per patrol: river km ÷ 4 km/h × 30/7. One pass suffices: a
-    river counts as patrolled within ``river_coverage_m`` (50 m) of the track, and a bank path is that close.
-``area_hours``
-    sweeping the forest and farmland once per patrol: km² ÷ (sweep width × 4 km/h) × 30/7. The sweep width
-    is 200 m, twice ``area_coverage_m`` (100 m, :class:`gridgov.config.Settings`): ground counts as covered
-    within 100 m of the track, so lanes 200 m apart cover all of it — the width the patrol coverage KPI
-    rewards. (A 100 m lane spacing would double the sweeping hours; see ``sweep_width_m``.)
-``findings_hours``
-    one hour per finding (``findings_30d``, the findings registered in the last 30 days, scaled to the
-    window): going back, photographing, registering and following it up. Absent when the caller has none.
-``travel_hours``
-    the round trip from the officer's home village to the grid's village, once per patrol, at 30 km/h
-    (straight-line km between the villages' outlines; 0 at home).
-
-The parts are added, not overlapped: the rule's minimum is the cost of doing a patrol at all (getting to the
-grid, the round, the check-in), and walking the river or sweeping the fields comes on top. Grid area outside
-forest and farmland (villages, roads, water) adds no hours: the rule's round covers it. The parts of
-:mod:`gridgov.planning.workload` (area, river, forest, farmland, findings) are still reported, and so is its
-relative **index** (:func:`~gridgov.planning.workload.with_index` with :data:`BALANCE_WEIGHTS`, 1.0 the
-average officer), as a second measure: it is what the planner view shows, but it divides every part by its
-own mean and weighs the parts equally, so 3 km of river scores seven times an average grid's river although
-it is under an hour a week of walking. The proposal balances the hours.
+The proposal balances **hours per month** per grid (:mod:`gridgov.planning.hours`: the grid rule's patrols,
+walking the rivers, sweeping forest and farmland, findings, travel from home). The parts of
+:mod:`gridgov.planning.workload` are still reported, and so is its relative **index**
+(:func:`~gridgov.planning.workload.with_index` with :data:`BALANCE_WEIGHTS`) as a second measure.
 
 Splitting
 ---------
-Whole micro-grids bound what regrouping can reach: no grid goes under its heaviest micro-grid, and in a
-village of two micro-grids and one officer the grid is both. So the proposal works in rounds: regroup; if the
-heaviest grid is above ``target_max_mean`` × the mean, halve the heaviest atom of every grid above it — and of
-the heaviest grid of every village holding more grids than :func:`divisible_bound`'s allocation gives it (its
-atoms are too coarse to merge, which keeps an officer there whom a heavier village needs) — and regroup again
-with the pieces as atoms (``split_rounds`` at most, and no further once a round stops lowering
-the heaviest grid, or once it is within ``SPLIT_SLACK`` of :func:`divisible_bound`, the least any cutting could
-reach while grids stay in their villages). A halving line is straight, perpendicular
-to the atom's longest axis (of its minimum rotated rectangle, in the metric CRS), and moved along that axis by
-bisection until the two sides carry equal workload — each side's hours measured from its own share of the
-river, forest and farmland clipped in the metric CRS (findings, having no place, go by area). Every line is
-checked by applying :class:`gridgov.planning.edits.Split` to the coverage of micro-grids, with its rules (no
-slivers, no gaps or overlaps, nesting, codes by the scheme); a refused line is tried along the other axis, and
-an atom neither line can halve stays whole. A split whose pieces all end in one proposed grid is dropped. The
-proposal lists the splits it keeps (``Proposal.splits``: the code split, the line as WKT in EPSG:4490, the
-pieces' codes and hours) in the order the planner applies them as edits.
+Whole micro-grids bound what regrouping can reach: no grid goes under its heaviest micro-grid, and in a village
+of two micro-grids and one officer the grid is both. So the proposal works in rounds: regroup; if the heaviest
+grid is above ``target_max_mean`` × the mean, halve the heaviest atom of every grid above it — and of the
+heaviest grid of every village holding more grids than :func:`divisible_bound`'s allocation gives it (its atoms
+are too coarse to merge, which keeps an officer there whom a heavier village needs) — and regroup again with the
+pieces as atoms (``split_rounds`` at most, and no further once a round stops lowering the heaviest grid, or once
+it is within ``SPLIT_SLACK`` of :func:`divisible_bound`, the least any cutting could reach while grids stay in
+their villages). Each atom is halved by a straight line into two sides of equal hours, every line checked as a
+:class:`gridgov.planning.edits.Split` of the coverage (:mod:`gridgov.planning.splitting`); an atom no line can
+halve stays whole. A split whose pieces all end in one proposed grid is dropped. The proposal lists the splits it
+keeps (``Proposal.splits``: the code split, the line as WKT in EPSG:4490, the pieces' codes and hours) in the
+order the planner applies them as edits.
 
 Two solvers, no hand-written heuristic:
 
@@ -95,55 +66,28 @@ import heapq
 import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import NamedTuple
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pulp
 import shapely
-from libpysal.weights import Rook
 from scipy.optimize import linear_sum_assignment
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-from gridgov.config import Settings
 from gridgov.errors import InvalidGeometry, InvalidParameter
-from gridgov.geo.crs import DEFAULT_METRIC_EPSG, STORAGE_EPSG, to_metric, transformer
-from gridgov.planning.edits import Coverage, EditRefused, Split
+from gridgov.geo.crs import DEFAULT_METRIC_EPSG, to_metric
+from gridgov.planning.contiguity import connected_sets, contiguous, rook_edges
+from gridgov.planning.hours import DEFAULT_RATES, HourRates
+from gridgov.planning.splitting import Atoms, Ground
 from gridgov.planning.topology import DEFAULT_RULES, Rules
-from gridgov.planning.workload import GROUND_PARTS, WEIGHTS, ground_parts, with_index
+from gridgov.planning.workload import WEIGHTS, ground_parts, with_index
 
-
-class GridRule(NamedTuple):
-    """The county's grid patrol rule: ``min_patrols`` per ``period_days``, each at least so long and so far."""
-
-    period_days: int = 7
-    min_patrols: int = 1
-    min_minutes: float = 30.0
-    min_km: float = 2.0
-
-
-GRID_RULE = GridRule()
-"""The default grid rule of :data:`gridgov.patrols.checklists.DEFAULT_RULES` (weekly, 30 minutes, 2 km)."""
 BALANCE_WEIGHTS = {**WEIGHTS, "patrol_hours": 1.0}
 """The workload index's weights plus the patrol time the rule needs (travel included), weighed like a ground part."""
-WINDOW_DAYS = 30
-"""The days over which hours are counted: a month."""
-WALKING_KMH = 4.0
-"""Walking pace on patrol: a steady walk on field paths and river banks, looking around (a brisk road walk is 5)."""
-TRAVEL_KMH = 30.0
-"""Pace from the home village to a grid elsewhere: an electric scooter or bus on county roads."""
-AREA_COVERAGE_M = float(Settings.model_fields["area_coverage_m"].default)
-"""Forest or farmland counts as covered within this distance of a track (the patrol coverage KPI's 100 m)."""
-SWEEP_WIDTH_M = 2 * AREA_COVERAGE_M
-"""Lane spacing that covers all of a forest or field: a track covers ``AREA_COVERAGE_M`` on each side."""
-FINDING_HOURS = 1.0
-"""Hours per finding: back to the spot, photographs, registering it in the app, following up the fix."""
 MOVE_PENALTY = 0.25
 """Cost of one officer working outside their home village, in the model's units (squared load deviation)."""
-MAX_CANDIDATES = 50_000
-"""Connected atom sets enumerated per village at most; a bigger village is refused, not guessed at."""
 SPLIT_SLACK = 0.005
 """Splits stop aiming lower than :func:`divisible_bound` × (1 + this): closer, halving only adds edits. On the demo
 county 0.02 stops after one round of splits at 1.378 × mean; 0.005 goes on to 1.364 with about twice the splits."""
@@ -153,60 +97,6 @@ SPLIT_ROUNDS = 4
 """Regroup-and-halve rounds at most (see Splitting in the module docstring)."""
 OVER_TARGET_COST = 1e3
 """Seating cost per hour a grid would go above the target because of its officer's travel."""
-
-
-@dataclass(frozen=True)
-class HourRates:
-    """The constants turning a grid's ground into hours per month (see the module docstring for each part).
-
-    Examples
-    --------
-    >>> rates = HourRates()
-    >>> round(rates.patrols, 3), round(rates.grid_hours, 3), round(float(rates.travel_hours(15.0)), 3)
-    (4.286, 2.143, 4.286)
-    >>> rates.ground_hours(pd.DataFrame({"river_km": [2.0], "farmland_km2": [0.4]})).round(3).to_dict("records")
-    [{'river_hours': 2.143, 'area_hours': 2.143, 'findings_hours': 0.0}]
-    """
-
-    walking_kmh: float = WALKING_KMH
-    sweep_width_m: float = SWEEP_WIDTH_M
-    travel_kmh: float = TRAVEL_KMH
-    finding_hours: float = FINDING_HOURS
-    window_days: int = WINDOW_DAYS
-    rule: GridRule = GRID_RULE
-
-    @property
-    def patrols(self) -> float:
-        """Patrols the rule asks for in the window."""
-        return self.window_days / self.rule.period_days * self.rule.min_patrols
-
-    @property
-    def grid_hours(self) -> float:
-        """The rule's time for one grid in the window, travel apart."""
-        return self.patrols * max(self.rule.min_minutes / 60, self.rule.min_km / self.walking_kmh)
-
-    def travel_hours(self, km) -> np.ndarray:
-        """Round trips of ``km`` one way, once per patrol."""
-        return self.patrols * 2 * np.asarray(km, dtype=float) / self.travel_kmh
-
-    def ground_hours(self, parts: pd.DataFrame) -> pd.DataFrame:
-        """River, forest-and-farmland and findings hours of each row of additive parts."""
-        def col(name: str) -> np.ndarray:
-            return parts[name].to_numpy(dtype=float) if name in parts else np.zeros(len(parts))
-
-        sweep_km2_per_hour = self.sweep_width_m / 1e3 * self.walking_kmh
-        return pd.DataFrame({
-            "river_hours": self.patrols * col("river_km") / self.walking_kmh,
-            "area_hours": self.patrols * (col("forest_km2") + col("farmland_km2")) / sweep_km2_per_hour,
-            "findings_hours": self.finding_hours * col("findings_30d") * self.window_days / 30,
-        }, index=parts.index)
-
-    def atom_hours(self, parts: pd.DataFrame) -> np.ndarray:
-        """The additive hours of each row: what it adds to any grid holding it."""
-        return self.ground_hours(parts).sum(axis=1).to_numpy()
-
-
-DEFAULT_RATES = HourRates()
 
 
 @dataclass(frozen=True)
@@ -269,91 +159,6 @@ class Proposal:
     def contiguous(self) -> bool:
         """Whether every proposed grid is one piece."""
         return bool(self.grids["contiguous"].all())
-
-
-def patrol_hours(grids_held: np.ndarray, travel_km: np.ndarray, *, rule: GridRule = GRID_RULE,
-                 window_days: int = WINDOW_DAYS, walking_kmh: float = WALKING_KMH,
-                 travel_kmh: float = TRAVEL_KMH) -> np.ndarray:
-    """Hours the grid rule needs in the window: each patrol's minimum time plus the round trip from home.
-
-    Examples
-    --------
-    >>> patrol_hours(np.array([1, 2, 1]), np.array([0.0, 0.0, 15.0])).round(2).tolist()
-    [2.14, 4.29, 6.43]
-    """
-    rates = HourRates(walking_kmh=walking_kmh, travel_kmh=travel_kmh, window_days=window_days, rule=rule)
-    return np.asarray(grids_held, dtype=float) * rates.grid_hours + rates.travel_hours(travel_km)
-
-
-def rook_edges(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Pairs ``i < j`` of polygons sharing an edge (rook contiguity, :class:`libpysal.weights.Rook`).
-
-    The polygons must form a clean coverage (neighbours share their vertices, as the import checks ensure);
-    neighbours whose common edge is drawn with different vertices are not seen as neighbours.
-
-    Examples
-    --------
-    >>> boxes = np.array([shapely.box(0, 0, 1, 1), shapely.box(1, 0, 2, 1), shapely.box(2, 1, 3, 2)])
-    >>> [pair.tolist() for pair in rook_edges(boxes)]
-    [[0], [1]]
-    """
-    if len(geoms) < 2:
-        return np.empty(0, dtype=np.intp), np.empty(0, dtype=np.intp)
-    w = Rook.from_dataframe(gpd.GeoDataFrame(geometry=list(geoms)), use_index=False, silence_warnings=True)
-    i, j = w.to_adjlist(remove_symmetric=False, drop_islands=True)[["focal", "neighbor"]].to_numpy(dtype=np.intp).T
-    keep = i < j
-    return i[keep], j[keep]
-
-
-def connected(members: np.ndarray, i: np.ndarray, j: np.ndarray) -> bool:
-    """Whether the units ``members`` form one piece over the edges ``i``-``j``.
-
-    Examples
-    --------
-    >>> connected(np.array([0, 1, 2]), np.array([0, 1]), np.array([1, 2])), connected(np.array([0, 2]),
-    ...     np.array([0, 1]), np.array([1, 2]))
-    (True, False)
-    """
-    if len(members) <= 1:
-        return True
-    position = {int(m): k for k, m in enumerate(members)}
-    inside = [(position[a], position[b]) for a, b in zip(i.tolist(), j.tolist()) if a in position and b in position]
-    rows, cols = (np.array(x, dtype=np.intp) for x in zip(*inside)) if inside else (np.empty(0, np.intp),) * 2
-    graph = coo_matrix((np.ones(len(rows)), (rows, cols)), shape=(len(members), len(members)))
-    return connected_components(graph, directed=False)[0] == 1
-
-
-def connected_sets(n: int, i: np.ndarray, j: np.ndarray, limit: int = MAX_CANDIDATES) -> list[tuple[int, ...]]:
-    """Every connected set of the ``n`` units over the edges ``i``-``j``, each once, sorted, smallest first.
-
-    Grown from each unit as the set's lowest member by adding neighbours above it, so each set is reached from
-    exactly one start; ``limit`` caps the count (a village that large needs a different model).
-
-    Examples
-    --------
-    >>> connected_sets(3, np.array([0, 1]), np.array([1, 2]))
-    [(0,), (1,), (2,), (0, 1), (1, 2), (0, 1, 2)]
-    """
-    neighbours: list[set[int]] = [set() for _ in range(n)]
-    for a, b in zip(i.tolist(), j.tolist()):
-        neighbours[a].add(b)
-        neighbours[b].add(a)
-    found: set[frozenset[int]] = set()
-    for start in range(n):
-        frontier = [frozenset([start])]
-        while frontier:
-            grown = []
-            for members in frontier:
-                if members in found:
-                    continue
-                found.add(members)
-                if len(found) > limit:
-                    raise InvalidParameter(f"More than {limit} connected micro-grid sets in one village; "
-                                           "balance it in parts or raise the limit.")
-                reach = set().union(*(neighbours[m] for m in members)) - members
-                grown.extend(members | {b} for b in reach if b > start)
-            frontier = grown
-    return sorted((tuple(sorted(s)) for s in found), key=lambda s: (len(s), s))
 
 
 def _validate(micro: gpd.GeoDataFrame, officers: pd.DataFrame) -> None:
@@ -459,220 +264,6 @@ def _village_distance_km(metric: np.ndarray, villages: np.ndarray, pairs: list[t
     a = np.array([outline[p] for p, _ in pairs])
     b = np.array([outline[q] for _, q in pairs])
     return dict(zip(pairs, (shapely.distance(a, b) / 1e3).tolist()))
-
-
-@dataclass
-class _Ground:
-    """What the pieces of atoms are measured against: the resources (``resource``: river, forest, farmland;
-    EPSG:4490), or none, when every part of an atom is shared among its pieces by area."""
-
-    rates: HourRates
-    metric_epsg: int
-    resources: gpd.GeoDataFrame | None = None
-
-    def __post_init__(self) -> None:
-        if self.resources is not None and len(self.resources):
-            self.resources = self.resources.reset_index(drop=True)
-            self.tree = shapely.STRtree(np.asarray(self.resources.geometry.values))
-            self.kinds = self.resources["resource"].to_numpy()
-            self.metric = to_metric(np.asarray(self.resources.geometry.values), self.metric_epsg)
-        else:
-            self.resources = None
-
-    @property
-    def measured(self) -> bool:
-        return self.resources is not None
-
-    def _near(self, polygon: shapely.Geometry) -> np.ndarray:
-        return np.sort(self.tree.query(polygon, predicate="intersects"))
-
-    def density(self, polygon: shapely.Geometry, polygon_m: shapely.Geometry, other_hours: float):
-        """A function: metric half-plane → the atom's hours inside it (its rivers and forest/farmland clipped
-        to it in the metric CRS, and ``other_hours`` shared by area)."""
-        area = shapely.area(polygon_m)
-        walk, sweep = self.rates.walking_kmh, self.rates.sweep_width_m / 1e3 * self.rates.walking_kmh
-        patrols = self.rates.patrols
-        rivers = areas = np.empty(0, dtype=object)
-        if self.measured:
-            near = self._near(polygon)
-            clipped = shapely.intersection(self.metric[near], polygon_m)
-            kinds = self.kinds[near]
-            rivers = clipped[(kinds == "river") & ~shapely.is_empty(clipped)]
-            areas = clipped[np.isin(kinds, ["forest", "farmland"]) & ~shapely.is_empty(clipped)]
-
-        def hours(half: shapely.Geometry) -> float:
-            total = other_hours * shapely.area(shapely.intersection(polygon_m, half)) / area
-            if len(rivers):
-                total += patrols * shapely.length(shapely.intersection(rivers, half)).sum() / 1e3 / walk
-            if len(areas):
-                total += patrols * shapely.area(shapely.intersection(areas, half)).sum() / 1e6 / sweep
-            return float(total)
-
-        return hours
-
-    def piece_parts(self, pieces: list[str], geoms: list, polygon: shapely.Geometry) -> pd.DataFrame:
-        """Ground parts of the pieces of ``polygon``, measured like every micro-grid's."""
-        frame = gpd.GeoDataFrame({"code": pieces}, geometry=geoms, crs=STORAGE_EPSG)
-        return ground_parts(frame, self.resources.iloc[self._near(polygon)], self.metric_epsg)
-
-
-def halving_line(polygon: shapely.Geometry, hours_in, *, across: bool = False, metric_epsg: int = DEFAULT_METRIC_EPSG,
-                 tolerance_m: float = 0.01) -> tuple[shapely.LineString, float]:
-    """A straight line (EPSG:4490) cutting ``polygon`` (EPSG:4490) into two sides of equal hours.
-
-    Perpendicular to the longest axis of the polygon's minimum rotated rectangle in the metric CRS (with
-    ``across``, to the other axis), moved along that axis by bisection until ``hours_in(half-plane)`` (metric)
-    is half of the polygon's; the line runs 10 m past the polygon on both sides. Returns the line and the
-    share of the hours on the low side (0.5 but for the bisection's tolerance).
-
-    Examples
-    --------
-    >>> square = shapely.box(112.50, 29.30, 112.52, 29.31)
-    >>> metric = to_metric(np.array([square]))[0]
-    >>> line, share = halving_line(square, lambda half: shapely.area(shapely.intersection(metric, half)))
-    >>> round(float(share), 3), round(line.centroid.x, 4)
-    (0.5, 112.51)
-    """
-    polygon_m = to_metric(np.array([polygon], dtype=object), metric_epsg)[0]
-    corners = shapely.get_coordinates(shapely.minimum_rotated_rectangle(polygon_m))[:4]
-    sides = np.diff(np.vstack([corners, corners[:1]]), axis=0)
-    lengths = np.hypot(*sides.T)
-    u = sides[int(np.argmax(lengths))] / lengths.max()
-    if u[0] < 0 or (u[0] == 0 and u[1] < 0):  # one direction for the same axis, whatever the ring's start
-        u = -u
-    if across:
-        u = np.array([-u[1], u[0]])
-    v = np.array([-u[1], u[0]])
-    centre = np.asarray(shapely.get_coordinates(shapely.centroid(polygon_m))[0])
-    offsets = shapely.get_coordinates(polygon_m) - centre
-    along, aside = offsets @ u, offsets @ v
-    low, high = float(along.min()), float(along.max())
-    reach = float(np.abs(aside).max()) + 10.0
-
-    def half(t: float) -> shapely.Geometry:
-        corners = [(low - 10.0, -reach), (t, -reach), (t, reach), (low - 10.0, reach)]
-        return shapely.Polygon([tuple(centre + a * u + b * v) for a, b in corners])
-
-    total = hours_in(half(high + 10.0))
-    if total <= 0:
-        raise InvalidParameter("an atom without workload cannot be halved by workload")
-    lo, hi = low, high
-    while hi - lo > tolerance_m:
-        mid = (lo + hi) / 2
-        if hours_in(half(mid)) < total / 2:
-            lo = mid
-        else:
-            hi = mid
-    t = (lo + hi) / 2
-    ends = np.array([centre + t * u - reach * v, centre + t * u + reach * v])
-    lon, lat = transformer(metric_epsg, STORAGE_EPSG).transform(ends[:, 0], ends[:, 1])
-    return shapely.LineString(np.column_stack([lon, lat])), hours_in(half(t)) / total
-
-
-class _Atoms:
-    """The atoms being regrouped (micro-grids and pieces), their parts, and the coverage the splits edit."""
-
-    def __init__(self, micro: gpd.GeoDataFrame, parts: pd.DataFrame, ground: _Ground, rules: Rules,
-                 used_codes: Iterable[str], metric_epsg: int) -> None:
-        self.ground, self.rules, self.metric_epsg = ground, rules, metric_epsg
-        self.codes: list[str] = micro["code"].tolist()
-        self.origin = dict(zip(self.codes, self.codes))
-        self.village_of_grid = dict(zip(micro["grid_code"], micro["village_code"]))
-        self.parts = parts.copy()
-        self.original = dict(zip(self.codes, micro.geometry))
-        self.micro = micro
-        self.used_codes = frozenset(used_codes)
-        self._coverage: Coverage | None = None
-        self.splits: list[dict] = []
-        self.retired: dict[str, tuple[shapely.Geometry, pd.Series]] = {}
-        self.undone: dict[str, shapely.Geometry] = {}
-
-    @property
-    def coverage(self) -> Coverage:
-        if self._coverage is None:
-            grids = self.micro.dissolve("grid_code", sort=True)
-            self._coverage = Coverage("micro_grids", {c: (g, geom) for c, g, geom in zip(
-                self.micro["code"], self.micro["grid_code"], self.micro.geometry)},
-                dict(zip(grids.index, grids.geometry)), self.used_codes, self.metric_epsg)
-        return self._coverage
-
-    def geometry(self, codes: Iterable[str]) -> np.ndarray:
-        """The atoms' polygons (EPSG:4490), with the vertices the splits inserted."""
-        if self._coverage is None:
-            by_code = dict(zip(self.micro["code"], self.micro.geometry))
-            return np.array([by_code[c] for c in codes], dtype=object)
-        return np.array([self._coverage.units[c].geometry for c in codes], dtype=object)
-
-    def frame(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Sorted atom codes, their villages, their metric polygons."""
-        codes = np.array(sorted(self.codes), dtype=object)
-        if self._coverage is None:
-            grid_of = dict(zip(self.micro["code"], self.micro["grid_code"]))
-        else:
-            grid_of = {c: self._coverage.units[c].parent for c in codes}
-        villages = np.array([self.village_of_grid[grid_of[c]] for c in codes], dtype=object)
-        return codes, villages, to_metric(self.geometry(codes), self.metric_epsg)
-
-    def halve(self, code: str, round_: int) -> bool:
-        """Split the atom into two of equal hours with a checked :class:`Split`; False when no line passes."""
-        polygon = self.coverage.units[code].geometry
-        polygon_m = to_metric(np.array([polygon], dtype=object), self.metric_epsg)[0]
-        part = self.parts.loc[[code]]
-        hours = self.ground.rates.ground_hours(part).iloc[0]
-        other = float(hours.sum() - (hours["river_hours"] + hours["area_hours"] if self.ground.measured else 0.0))
-        hours_in = self.ground.density(polygon, polygon_m, other)
-        for across in (False, True):
-            try:
-                line, _ = halving_line(polygon, hours_in, across=across, metric_epsg=self.metric_epsg)
-                outcome = Split(code, line).outcome(self.coverage, self.rules)
-            except (EditRefused, InvalidParameter):
-                continue
-            self._coverage = outcome.coverage
-            self.retired[code] = (polygon, part.iloc[0])
-            pieces = list(outcome.created)
-            self._piece_parts(code, pieces, part, polygon)
-            self.codes = [c for c in self.codes if c != code] + pieces
-            for piece in pieces:
-                self.origin[piece] = self.origin[code]
-            self.splits.append({"code": code, "line": line.wkt, "pieces": tuple(pieces),
-                                "pieces_hours": tuple(round(float(h), 3) for h in
-                                                      self.ground.rates.atom_hours(self.parts.loc[pieces])),
-                                "round": round_})
-            return True
-        return False
-
-    def _piece_parts(self, code: str, pieces: list[str], part: pd.DataFrame, polygon: shapely.Geometry) -> None:
-        """The pieces' parts: ground parts measured on each piece, the rest (findings) shared by area."""
-        geoms = [self._coverage.units[p].geometry for p in pieces]
-        share = shapely.area(to_metric(np.array(geoms, dtype=object), self.metric_epsg))
-        share = share / share.sum()
-        rows = pd.DataFrame(np.outer(share, part.to_numpy(dtype=float)[0]), index=pieces, columns=part.columns)
-        if self.ground.measured:
-            measured = self.ground.piece_parts(pieces, geoms, polygon)
-            for column in [c for c in GROUND_PARTS if c in rows.columns or c in measured.columns]:
-                rows[column] = measured[column].to_numpy()
-        self.parts = pd.concat([self.parts.drop(index=code), rows]).fillna(0.0)
-
-    def undo_unused(self, group_of: dict[str, int]) -> dict[str, int]:
-        """Drop the splits whose pieces all ended in one group, latest first; the atoms' groups after.
-
-        An atom whose split is dropped takes back its parts, and as polygon the union of its pieces, which
-        carries the vertices later splits of its neighbours inserted (so its edges still match theirs)."""
-        kept = []
-        for split in reversed(self.splits):
-            groups = {group_of.get(p) for p in split["pieces"]}
-            if len(groups) == 1 and None not in groups:
-                (group,) = groups
-                for p in split["pieces"]:
-                    del group_of[p]
-                group_of[split["code"]] = group
-                self.undone[split["code"]] = shapely.union_all(
-                    [self.undone[p] if p in self.undone else self.coverage.units[p].geometry
-                     for p in split["pieces"]])
-            else:
-                kept.append(split)
-        self.splits = kept[::-1]
-        return group_of
 
 
 
@@ -791,14 +382,6 @@ def _bound_officers(hours: np.ndarray, villages: np.ndarray, pieces: dict[str, i
     return officers
 
 
-def _contiguous(geoms: np.ndarray) -> bool:
-    """Whether polygons (EPSG:4490) are one piece through shared stretches of boundary (corners do not count)."""
-    if len(geoms) <= 1:
-        return True
-    rows, cols = np.nonzero(np.triu(shapely.relate_pattern(geoms[:, None], geoms[None, :], "****1****"), 1))
-    graph = coo_matrix((np.ones(len(rows)), (rows, cols)), shape=(len(geoms), len(geoms)))
-    return connected_components(graph, directed=False)[0] == 1
-
 
 def propose_balance(micro_grids: gpd.GeoDataFrame, officers: pd.DataFrame, *,
                     resources: gpd.GeoDataFrame | None = None, parts: pd.DataFrame | None = None,
@@ -863,7 +446,7 @@ def propose_balance(micro_grids: gpd.GeoDataFrame, officers: pd.DataFrame, *,
     parts = parts.reindex(codes0).fillna(0.0)
     grid_now = dict(zip(micro["code"], micro["grid_code"]))
     holder_now = officers.drop_duplicates("grid_code").set_index("grid_code")["code"]
-    atoms = _Atoms(micro, parts, _Ground(rates, metric_epsg, resources), rules, used_codes, metric_epsg)
+    atoms = Atoms(micro, parts, Ground(rates, metric_epsg, resources), rules, used_codes, metric_epsg)
     mean_hours = (rates.atom_hours(parts).sum() + k * rates.grid_hours) / k
     alone0 = (rates.atom_hours(parts) + rates.grid_hours) / mean_hours
     to_split = sorted(codes0[alone0 > target_max_mean + 1e-9].tolist())
@@ -944,7 +527,7 @@ def propose_balance(micro_grids: gpd.GeoDataFrame, officers: pd.DataFrame, *,
         "village": group_village, "officer": seated,
         "micro_grids": [tuple(final[m]) for m in members],
         "keeps": [codes_by_set.get(frozenset(final[m])) for m in members],
-        "contiguous": [_contiguous(geoms_final[m]) and shapely.get_num_geometries(geom) == 1
+        "contiguous": [contiguous(geoms_final[m]) and shapely.get_num_geometries(geom) == 1
                        for m, geom in zip(members, geoms)],
         "travel_km": travel,
     }, geometry=geoms, crs=micro.crs, index=pd.Index(keys, name="key")).join(grid_parts)
@@ -979,6 +562,5 @@ def _village_pieces(n: int, i: np.ndarray, j: np.ndarray, villages: np.ndarray) 
     return pd.Series(labels).groupby(villages).nunique().to_dict()
 
 
-__all__ = ["BALANCE_WEIGHTS", "DEFAULT_RATES", "GRID_RULE", "GridRule", "HourRates", "Proposal", "Spread",
-           "connected", "connected_sets", "divisible_bound", "halving_line", "patrol_hours",
-           "propose_balance", "rook_edges"]
+__all__ = ["BALANCE_WEIGHTS", "MOVE_PENALTY", "OVER_TARGET_COST", "SPLIT_ROUNDS", "SPLIT_SLACK", "STALL", "Proposal",
+           "Spread", "divisible_bound", "propose_balance"]

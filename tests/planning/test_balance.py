@@ -11,16 +11,10 @@ import shapely
 from gridgov.errors import InvalidGeometry, InvalidParameter
 from gridgov.geo.crs import to_metric
 from gridgov.patrols.checklists import DEFAULT_RULES
-from gridgov.planning.balance import (
-    DEFAULT_RATES,
-    GRID_RULE,
-    HourRates,
-    connected_sets,
-    divisible_bound,
-    propose_balance,
-    rook_edges,
-)
+from gridgov.planning.balance import divisible_bound, propose_balance
+from gridgov.planning.contiguity import connected_sets, rook_edges
 from gridgov.planning.edits import Coverage, Split
+from gridgov.planning.hours import DEFAULT_RATES, GRID_RULE, HourRates
 from gridgov.planning.topology import check
 from gridgov.planning.workload import ground_parts
 
