@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import date
 from functools import lru_cache
 
 from fastapi import APIRouter, Request
@@ -25,8 +24,8 @@ from gridgov.grids.service import get_county
 from gridgov.maps.i18n import N_, gettext, language_of
 from gridgov.maps.templating import landing_page, page_principal, templates
 from gridgov.patrols.checklists import DOMAIN_OF_RESOURCE, grid_resources, items_for
-from gridgov.people.assignments import in_force
-from gridgov.people.models import OfficerAssignment, Role
+from gridgov.people import assignments
+from gridgov.people.models import Role
 from gridgov.people.principal import Principal
 from gridgov.storage.session import SessionDep
 
@@ -66,13 +65,12 @@ def shell_version() -> str:
     return digest.hexdigest()[:12]
 
 
-def officer_grids(session: Session, principal: Principal, on: date | None = None) -> list[Unit]:
-    """The grids ``principal`` is the officer of today, by code."""
+def officer_grids(session: Session, principal: Principal) -> list[Unit]:
+    """The grids ``principal`` is the officer of today (the assignment service's answer), by code."""
     if principal.person_code is None:
         return []
-    codes = select(OfficerAssignment.grid_code).where(
-        OfficerAssignment.county_code == principal.county_code,
-        OfficerAssignment.officer_code == principal.person_code, in_force(OfficerAssignment, on or county_today()))
+    codes = [duty.grid_code for duty in assignments.grids_of_officer(
+        session=session, principal=principal, officer_code=principal.person_code, on=county_today())]
     return list(session.scalars(select(Unit).where(Unit.county_code == principal.county_code,
                                                    Unit.code.in_(codes)).order_by(Unit.code)))
 
