@@ -53,18 +53,12 @@ def snapshot_html(grids: gpd.GeoDataFrame, findings: list[dict], *, heading: str
     translate : message id → text in the reader's language
     metric_epsg : the county's metric CRS, where the grids are simplified
     """
-    layer = compact_geojson(grids, metric_epsg=metric_epsg, properties=("code", "name", "open", "open_class"))
     x0, y0, x1, y1 = grids.total_bounds if len(grids) else (112.2, 29.0, 112.6, 29.6)
     fmap = folium.Map(location=[(y0 + y1) / 2, (x0 + x1) / 2], zoom_start=11, tiles=None, control_scale=True)
     fmap.default_js = [("leaflet", "LEAFLET_JS")]
     fmap.default_css = [("leaflet_css", "LEAFLET_CSS")]
-    folium.GeoJson(
-        layer, name=translate("Grids"),
-        style_function=lambda f: {"color": "#37474f", "weight": 0.6, "fillOpacity": 0.75,
-                                  "fillColor": PALETTE[min(f["properties"]["open_class"], len(PALETTE) - 1)]},
-        tooltip=folium.GeoJsonTooltip(["code", "name", "open"],
-                                      aliases=[translate("Grid code"), translate("Name"), translate("Open")]),
-    ).add_to(fmap)
+    if len(grids):  # the filters can leave no grid (a town outside the caller's area): the title box only
+        _grid_layer(grids, translate, metric_epsg).add_to(fmap)
     for f in findings:
         folium.CircleMarker(
             [f["lat"], f["lon"]], radius=5, weight=1, color="#ffffff", fill=True, fill_opacity=0.95,
@@ -81,6 +75,18 @@ def snapshot_html(grids: gpd.GeoDataFrame, findings: list[dict], *, heading: str
         f"<h1 style='font-size:1.05rem;margin:0 0 .3rem'>{html.escape(heading)}</h1>{box}</div>"))
     page = fmap.get_root().render()
     return _inline_leaflet(page)
+
+
+def _grid_layer(grids: gpd.GeoDataFrame, translate: Callable[[str], str], metric_epsg: int) -> folium.GeoJson:
+    """The grids filled by their class of open findings, with a tooltip of code, name and count."""
+    layer = compact_geojson(grids, metric_epsg=metric_epsg, properties=("code", "name", "open", "open_class"))
+    return folium.GeoJson(
+        layer, name=translate("Grids"),
+        style_function=lambda f: {"color": "#37474f", "weight": 0.6, "fillOpacity": 0.75,
+                                  "fillColor": PALETTE[min(f["properties"]["open_class"], len(PALETTE) - 1)]},
+        tooltip=folium.GeoJsonTooltip(["code", "name", "open"],
+                                      aliases=[translate("Grid code"), translate("Name"), translate("Open")]),
+    )
 
 
 def _inline_leaflet(page: str) -> str:

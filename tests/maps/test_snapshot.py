@@ -56,3 +56,12 @@ def test_anonymous_and_bad_filters(app, demo_db):
     with TestClient(app, headers=bearer(demo_db, "supervisor")) as client:
         response = client.get("/map/snapshot.html?status=lost")
         assert response.status_code == 422 and "status" in response.text
+
+
+def test_a_town_outside_the_callers_area_gives_a_map_without_grids_not_an_error(app, demo_db):
+    with TestClient(app, headers=bearer(demo_db, "town.supervisor")) as client:
+        own = client.get(f"/map/snapshot.html?{PERIOD}").text
+        other = client.get(f"/map/snapshot.html?{PERIOD}&town=430921101")
+    assert _grid_codes(own) and all(code.startswith("430921100") for code in _grid_codes(own))
+    assert other.status_code == 200, other.text
+    assert _grid_codes(other.text) == set() and "L.map(" in other.text
