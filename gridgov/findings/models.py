@@ -103,7 +103,7 @@ class Finding(Base):
     __table_args__ = (
         ForeignKeyConstraint(["county_code", "category_code"],
                              ["finding_categories.county_code", "finding_categories.code"]),
-        ForeignKeyConstraint(["county_code", "micro_grid_code"], ["units.county_code", "units.code"]),
+        ForeignKeyConstraint(["county_code", "micro_grid_code"], ["unit_codes.county_code", "unit_codes.code"]),
         ForeignKeyConstraint(["county_code", "patrol_id"], ["patrols.county_code", "patrols.id"]),
         CheckConstraint("domain IN ('river', 'forest', 'field')", name="ck_findings_domain"),
         CheckConstraint("severity IN ('low', 'medium', 'high', 'urgent')", name="ck_findings_severity"),

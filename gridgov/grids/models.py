@@ -6,12 +6,14 @@ deployment can distribute the tables by county on Citus without a schema change.
 
 from __future__ import annotations
 
+from datetime import date
 from enum import StrEnum
 
 from sqlalchemy import (
     Boolean,
     CheckConstraint,
     Column,
+    Date,
     Float,
     ForeignKeyConstraint,
     Index,
@@ -64,8 +66,67 @@ class County(Base):
     synthetic: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
+class UnitCode(Base):
+    """Every unit code ever issued (编码登记): the target of every foreign key that names a unit.
+
+    A planner's split or merge retires codes (``retired_on``) and issues new ones; patrols, findings and
+    assignments that name a retired code keep naming it, so last year's records keep last year's map.
+    ``units`` holds only the live map, and each code's shapes over time are in ``unit_versions``.
+    """
+
+    __tablename__ = "unit_codes"
+
+    county_code: Mapped[str] = mapped_column(String(12), primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), primary_key=True)
+    level: Mapped[str] = mapped_column(String(16))
+    parent_code: Mapped[str | None] = mapped_column(String(32))  # the parent when the code was issued
+    issued_on: Mapped[date] = mapped_column(Date)
+    retired_on: Mapped[date | None] = mapped_column(Date)  # None while the code is on the live map
+    change_set_id: Mapped[str | None] = mapped_column(String(36))  # None: imported
+
+    __table_args__ = (
+        ForeignKeyConstraint(["county_code"], ["counties.county_code"]),
+        ForeignKeyConstraint(["county_code", "parent_code"], ["unit_codes.county_code", "unit_codes.code"]),
+        CheckConstraint(
+            "level IN ('county', 'town', 'village', 'grid', 'micro_grid')", name="ck_unit_codes_level"
+        ),
+    )
+
+
+class UnitVersion(Base):
+    """One shape a unit code had over ``[valid_from, valid_to)`` (``valid_to`` None: the current one)."""
+
+    __tablename__ = "unit_versions"
+
+    county_code: Mapped[str] = mapped_column(String(12), primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    level: Mapped[str] = mapped_column(String(16))
+    name: Mapped[str] = mapped_column(String(200))
+    parent_code: Mapped[str | None] = mapped_column(String(32))
+    geom = mapped_column(GeometryColumn("MULTIPOLYGON"), nullable=False)
+    area_m2: Mapped[float] = mapped_column(Float)
+    min_x: Mapped[float] = mapped_column(Float)
+    min_y: Mapped[float] = mapped_column(Float)
+    max_x: Mapped[float] = mapped_column(Float)
+    max_y: Mapped[float] = mapped_column(Float)
+    valid_from: Mapped[date] = mapped_column(Date)
+    valid_to: Mapped[date | None] = mapped_column(Date)
+    change_set_id: Mapped[str | None] = mapped_column(String(36))  # None: imported
+
+    __table_args__ = (
+        ForeignKeyConstraint(["county_code", "code"], ["unit_codes.county_code", "unit_codes.code"]),
+        Index("ix_unit_versions_bbox", "county_code", "level", "valid_from", "min_x", "max_x", "min_y", "max_y"),
+        Index("ix_unit_versions_geom", "geom", postgresql_using="gist").ddl_if(dialect="postgresql"),
+    )
+
+
 class Unit(Base):
-    """An administrative or grid unit: the county itself, a town, village, grid or micro-grid."""
+    """A unit of the live map: the county itself, a town, village, grid or micro-grid.
+
+    One row per code in force today (its current ``unit_versions`` row, denormalised for the many
+    readers of the map); retired codes leave this table and stay in ``unit_codes``.
+    """
 
     __tablename__ = "units"
 
@@ -85,6 +146,7 @@ class Unit(Base):
 
     __table_args__ = (
         ForeignKeyConstraint(["county_code"], ["counties.county_code"]),
+        ForeignKeyConstraint(["county_code", "code"], ["unit_codes.county_code", "unit_codes.code"]),
         ForeignKeyConstraint(
             ["county_code", "parent_code"], ["units.county_code", "units.code"]
         ),
@@ -145,7 +207,7 @@ class Resource(Base):
     synthetic: Mapped[bool] = mapped_column(Boolean, default=False)
 
     __table_args__ = (
-        ForeignKeyConstraint(["county_code", "parent_code"], ["units.county_code", "units.code"]),
+        ForeignKeyConstraint(["county_code", "parent_code"], ["unit_codes.county_code", "unit_codes.code"]),
         CheckConstraint("resource IN ('river', 'forest', 'farmland')", name="ck_resources_resource"),
         Index("ix_resources_bbox", "county_code", "resource", "min_x", "max_x", "min_y", "max_y"),
         Index("ix_resources_parent", "county_code", "parent_code"),

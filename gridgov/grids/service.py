@@ -16,7 +16,17 @@ from sqlalchemy.orm import Session
 from gridgov.errors import Conflict, InvalidDataset, NotFound
 from gridgov.geo.crs import DEFAULT_METRIC_EPSG, STORAGE_EPSG, to_metric
 from gridgov.grids.layers import LAYER_OF_LEVEL, RESOURCE_LAYERS, UNIT_LAYERS
-from gridgov.grids.models import County, Level, Resource, ResourceKind, Unit, micro_grid_partition, unit_tree
+from gridgov.grids.models import (
+    County,
+    Level,
+    Resource,
+    ResourceKind,
+    Unit,
+    UnitCode,
+    UnitVersion,
+    micro_grid_partition,
+    unit_tree,
+)
 from gridgov.grids.scope import Jurisdiction
 from gridgov.people.models import ChiefAssignment, OfficerAssignment, Person
 from gridgov.storage import memo, walls
@@ -148,7 +158,7 @@ def import_layers(
         if layer in layers:
             summary.counts[layer] = _insert_units(
                 session=session, county_code=county_code, frame=layers[layer], level=level,
-                metric_epsg=metric_epsg,
+                metric_epsg=metric_epsg, valid_from=valid_from,
             )
             report(layer, summary.counts[layer])
     for layer, kind in RESOURCE_LAYERS.items():
@@ -185,8 +195,10 @@ def _county_code_of(*, session: Session, layers: dict[str, pd.DataFrame]) -> str
 
 
 def _insert_units(
-    *, session: Session, county_code: str, frame: gpd.GeoDataFrame, level: Level, metric_epsg: int
+    *, session: Session, county_code: str, frame: gpd.GeoDataFrame, level: Level, metric_epsg: int,
+    valid_from: date,
 ) -> int:
+    """Register the codes, store the live units and their first versions (valid from ``valid_from``)."""
     geo = _geometry_rows(frame, metric_epsg)
     geo["geom"] = _as_multi(geo["geom"], shapely.MultiPolygon)
     parents = [None] * len(frame) if level is Level.COUNTY else [_text(p) for p in frame["parent_code"]]
@@ -209,7 +221,13 @@ def _insert_units(
         )
     ]
     if rows:
+        session.execute(insert(UnitCode), [
+            {"county_code": county_code, "code": row["code"], "level": row["level"], "parent_code": row["parent_code"],
+             "issued_on": valid_from} for row in rows])
         session.execute(insert(Unit), rows)
+        session.execute(insert(UnitVersion), [
+            {key: value for key, value in row.items() if key != "synthetic"} | {"version": 1, "valid_from": valid_from}
+            for row in rows])
     return len(rows)
 
 

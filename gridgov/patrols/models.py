@@ -107,7 +107,7 @@ class Patrol(Base):
     max_y: Mapped[float | None] = mapped_column(Float)
 
     __table_args__ = (
-        ForeignKeyConstraint(["county_code", "grid_code"], ["units.county_code", "units.code"]),
+        ForeignKeyConstraint(["county_code", "grid_code"], ["unit_codes.county_code", "unit_codes.code"]),
         ForeignKeyConstraint(["county_code", "officer_code"], ["people.county_code", "people.code"]),
         CheckConstraint("status IN ('open', 'ended')", name="ck_patrols_status"),
         CheckConstraint("ended_at IS NULL OR ended_at >= started_at", name="ck_patrols_ends_after_start"),

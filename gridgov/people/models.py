@@ -59,7 +59,7 @@ class OfficerAssignment(Base):
 
     __table_args__ = (
         ForeignKeyConstraint(["county_code", "officer_code"], ["people.county_code", "people.code"]),
-        ForeignKeyConstraint(["county_code", "grid_code"], ["units.county_code", "units.code"]),
+        ForeignKeyConstraint(["county_code", "grid_code"], ["unit_codes.county_code", "unit_codes.code"]),
         Index("ix_officer_assignments_officer", "county_code", "officer_code"),
     )
 
@@ -79,7 +79,7 @@ class ChiefAssignment(Base):
 
     __table_args__ = (
         ForeignKeyConstraint(["county_code", "chief_code"], ["people.county_code", "people.code"]),
-        ForeignKeyConstraint(["county_code", "unit_code"], ["units.county_code", "units.code"]),
+        ForeignKeyConstraint(["county_code", "unit_code"], ["unit_codes.county_code", "unit_codes.code"]),
         CheckConstraint("domain IN ('river', 'forest', 'field')", name="ck_chief_domain"),
         CheckConstraint("level IN ('county', 'town', 'village')", name="ck_chief_level"),
         Index("ix_chief_assignments_chief", "county_code", "chief_code"),
@@ -123,6 +123,6 @@ class RoleGrant(Base):
     __table_args__ = (
         ForeignKeyConstraint(["county_code", "username"], ["users.county_code", "users.username"],
                              ondelete="CASCADE"),
-        ForeignKeyConstraint(["county_code", "unit_code"], ["units.county_code", "units.code"]),
+        ForeignKeyConstraint(["county_code", "unit_code"], ["unit_codes.county_code", "unit_codes.code"]),
         CheckConstraint("role IN ('supervisor', 'planner', 'admin')", name="ck_role_grants_role"),
     )

@@ -9,7 +9,7 @@ from gridgov.findings.models import (  # noqa: F401
     FindingPhoto,
     RoutingRule,
 )
-from gridgov.grids.models import County, Resource, Unit  # noqa: F401
+from gridgov.grids.models import County, Resource, Unit, UnitCode, UnitVersion  # noqa: F401
 from gridgov.notifications.models import Notification  # noqa: F401
 from gridgov.patrols.models import (  # noqa: F401
     ChecklistItem,
@@ -20,4 +20,5 @@ from gridgov.patrols.models import (  # noqa: F401
     TrackFix,
 )
 from gridgov.people.models import ChiefAssignment, OfficerAssignment, Person, RoleGrant, User  # noqa: F401
+from gridgov.planning.models import ChangeSet  # noqa: F401
 from gridgov.storage.db import Base  # noqa: F401
