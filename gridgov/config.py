@@ -70,6 +70,14 @@ class Settings(BaseSettings):
     max_speed_kmh: float = Field(default=120.0, gt=0, description="Faster between two fixes is flagged.")
     max_outside_m: float = Field(default=500.0, gt=0, description="A fix farther outside the grid is flagged.")
 
+    planning_backdate_days: int = Field(
+        default=30, ge=0, description="How many days before today a change set may take effect (a map change "
+        "recorded late); earlier dates are refused.",
+    )
+    planning_review_required: bool = Field(
+        default=False, description="Whether a change set must be approved by a second planner before it applies.",
+    )
+
     timezone: str = Field(default="Asia/Shanghai", description="The county's clock: working hours and days.")
     work_hours: str = Field(
         default="08:30-12:00,14:00-17:30", description="Working hours of a working day (deadlines count only "

@@ -45,6 +45,20 @@ class Conflict(GridGovError):
     code = "conflict"
 
 
+class PreconditionFailed(GridGovError):
+    """An If-Match that names a version other than the current one: someone changed it meanwhile."""
+
+    status = 412
+    code = "precondition_failed"
+
+
+class PreconditionRequired(GridGovError):
+    """A write that must say which version it was made against (If-Match) and did not."""
+
+    status = 428
+    code = "precondition_required"
+
+
 class InvalidGeometry(GridGovError):
     status = 422
     code = "invalid_geometry"

@@ -31,6 +31,7 @@ from gridgov.ogc.router import router as ogc_router
 from gridgov.patrols.router import router as patrols_router
 from gridgov.people.admin_router import router as people_admin_router
 from gridgov.people.auth_router import router as auth_router
+from gridgov.planning.router import router as planning_router
 from gridgov.scheduler import run_forever
 from gridgov.storage.db import get_engine
 
@@ -141,6 +142,7 @@ def create_app(database_url: str | None = None) -> FastAPI:
     app.include_router(supervisor_map_router)
     app.include_router(field_router)
     app.include_router(planner_router)
+    app.include_router(planning_router)
     app.mount("/static", StaticFiles(directory=REPO_ROOT / "web" / "static"), name="static")
     app.add_middleware(GZipMiddleware, minimum_size=1000)  # the map's layer and the pages travel compressed
     app.add_middleware(RefuseControlCharacters)

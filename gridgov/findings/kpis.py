@@ -179,7 +179,8 @@ def kpi_rows(findings: pd.DataFrame, events: pd.DataFrame, *, period: tuple[date
     if missing:
         raise ValueError(f"findings lack the column(s) {missing} to group by")
     facts = finding_facts(findings, events, period=period, now=now, working_seconds=working_seconds)
-    table = facts.join(findings.set_index("id")[keys].rename_axis("finding_id"))
+    placed = placed_at(findings, events, _period(period)[1])
+    table = facts.join(placed.set_index("id")[keys].rename_axis("finding_id"))
     grouped = table.groupby(keys, dropna=False, sort=True)
     rows = grouped[list(COUNT_COLUMNS)].sum().astype("int64")
     for column, hours in (("accept", "accept_hours"), ("resolve", "resolve_hours")):
@@ -195,6 +196,24 @@ def kpi_rows(findings: pd.DataFrame, events: pd.DataFrame, *, period: tuple[date
         rows[column] = pd.Series([None if pd.isna(x) else cast(x) for x in rows[column]], index=rows.index,
                                  dtype=object)
     return rows.reset_index()[[*keys, *KPI_COLUMNS]]
+
+
+def placed_at(findings: pd.DataFrame, events: pd.DataFrame, end: datetime) -> pd.DataFrame:
+    """The findings with the micro-grid and grid they lay in at ``end``.
+
+    A finding stores the units it lies in now; a planner's change set that retired its micro-grid while it
+    was open moved it, with a ``relocate`` event holding the units it came from. A period that ended before
+    that move counts the finding where it lay then, so a past period's KPIs use the map of its time.
+    """
+    moves = events[(events["action"] == Action.RELOCATE) & (events["at"] >= end)]
+    if moves.empty:
+        return findings
+    first = moves.sort_values(["finding_id", "seq"]).drop_duplicates("finding_id").set_index("finding_id")["data"]
+    placed = findings.copy()
+    for column, key in (("micro_grid_code", "micro_grid"), ("grid_code", "grid")):
+        then = placed["id"].map(lambda i, key=key: first[i]["from"][key] if i in first.index else None)
+        placed[column] = then.where(then.notna(), placed[column])
+    return placed
 
 
 def kpi_rows_to_csv(frame: pd.DataFrame) -> str:

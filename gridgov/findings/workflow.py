@@ -52,6 +52,7 @@ class Action(StrEnum):
     REOPEN = "reopen"
     REJECT = "reject"
     ESCALATE = "escalate"
+    RELOCATE = "relocate"  # its micro-grid was retired by a change set; it moved to the one now holding it
 
 
 class Capacity(StrEnum):

@@ -20,12 +20,14 @@ _lock = threading.Lock()
 
 
 def _fingerprint(session: Session, county_code: str) -> tuple:
-    """Changes whenever the micro-grid layer changes (count, total area, code range)."""
+    """Changes whenever the micro-grid layer changes: count, code range, total area, and the sum of squared
+    areas, which a planner's boundary move changes although it keeps the count, the codes and the total."""
     walls.for_county(session, county_code)
     part = micro_grid_partition.c
     return tuple(
         session.execute(
-            select(func.count(), func.sum(part.area_m2), func.min(part.code), func.max(part.code))
+            select(func.count(), func.sum(part.area_m2), func.sum(part.area_m2 * part.area_m2), func.min(part.code),
+                   func.max(part.code))
             .where(part.county_code == county_code)
         ).one()
     )

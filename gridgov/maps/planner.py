@@ -1,7 +1,8 @@
 """The planner view (规划员): the caller's grids with each grid's officer and workload, and those without one.
 
 ``/planner`` is the page; ``/planner/grids.json`` its data, keyed by grid code (the shapes come from the
-map's grid layer, so they travel once). The planning issue's editing (split, merge, reassign) grows here.
+map's grid layer, so they travel once). The page's change-set editor (web/static/planner/changes.js: drafts,
+drawn splits and boundary moves, preview, apply, balancing) talks to ``/api/v1/planning`` directly.
 """
 
 from __future__ import annotations
@@ -172,7 +173,7 @@ def planner_page(request: Request, session: SessionDep) -> Response:
     allowed = _may_plan(principal)
     return templates.TemplateResponse(request, "planner.html", {
         "county": county, "principal": principal, "forbidden": not allowed, "home": landing_page(principal),
-        "window_days": WINDOW_DAYS,
+        "window_days": WINDOW_DAYS, "today": county_today().isoformat(),
     }, status_code=200 if allowed else 403)
 
 

@@ -314,7 +314,7 @@ class Split(Edit):
         pieces = pieces[np.argsort(-areas, kind="stable")]
         _refuse_slivers(self.code, pieces, rules, coverage.metric_epsg, "a piece")
         codes = new_codes(unit.parent, coverage.used_codes, len(pieces))
-        return _finish(coverage, rules, self.code, remove=[self.code],
+        return settle(coverage, rules, self.code, remove=[self.code],
                        add={c: Unit(unit.parent, g) for c, g in zip(codes, pieces)})
 
 
@@ -340,7 +340,7 @@ class Merge(Edit):
         if len(shapely.get_parts(merged)) > max(len(shapely.get_parts(g)) for g in geoms):
             raise InvalidResult(codes[0], "the merged unit would fall apart in several parts")
         [code] = new_codes(parent, coverage.used_codes)
-        return _finish(coverage, rules, codes[0], remove=codes, add={code: Unit(parent, merged)})
+        return settle(coverage, rules, codes[0], remove=codes, add={code: Unit(parent, merged)})
 
 
 @dataclass(frozen=True)
@@ -381,7 +381,7 @@ class MoveBoundary(Edit):
         new_a, new_b = faces if first_is_a else faces[::-1]
         _refuse_slivers(self.a, np.array([new_a, new_b], dtype=object), rules, coverage.metric_epsg,
                         f"{self.a} or {self.b}")
-        return _finish(coverage, rules, self.a, add={self.a: Unit(ua.parent, new_a),
+        return settle(coverage, rules, self.a, add={self.a: Unit(ua.parent, new_a),
                                                       self.b: Unit(ub.parent, new_b)})
 
 
@@ -412,14 +412,18 @@ class Reparent(Edit):
         if len(shapely.get_parts(left)) > len(shapely.get_parts(old)):
             raise InvalidResult(self.code, f"grid {unit.parent} would fall apart without it")
         [code] = new_codes(self.new_parent, coverage.used_codes)
-        return _finish(coverage, rules, self.code, remove=[self.code],
+        return settle(coverage, rules, self.code, remove=[self.code],
                        add={code: Unit(self.new_parent, unit.geometry)},
                        parents={unit.parent: left, self.new_parent: shapely.union(new, unit.geometry)})
 
 
-def _finish(coverage: Coverage, rules: Rules, subject: str, *, remove: Iterable[str] = (),
-            add: Mapping[str, Unit], parents: Mapping[str, shapely.Geometry] | None = None) -> Outcome:
-    """Apply the changes, share the new vertices with the neighbours, and refuse what the checks find."""
+def settle(coverage: Coverage, rules: Rules, subject: str, *, remove: Iterable[str] = (),
+           add: Mapping[str, Unit], parents: Mapping[str, shapely.Geometry] | None = None) -> Outcome:
+    """Apply the changes, share the new vertices with the neighbours, and refuse what the checks find.
+
+    Every edit ends here, and so does re-nesting micro-grids under edited grids (:mod:`.plan`): the new
+    units and parents, their vertices inserted into whatever they touch, checked, or refused naming
+    ``subject``."""
     remove, parents = tuple(remove), dict(parents or {})
     result = coverage.replaced(remove=remove, add=add, parents=parents)
     result, renoded, renoded_parents, points = _renode(result, list(add), list(parents))

@@ -1,5 +1,6 @@
 """The planner view in a real browser: every grid drawn, vacant grids marked and listed, a grid's panel equal to
-/planner/grids.json."""
+/planner/grids.json; and its change sets: a micro-grid split by a line drawn with the mouse, previewed, applied
+and seen by the supervisor, and a stale draft refused with 412 and reloaded."""
 
 from __future__ import annotations
 
@@ -7,15 +8,19 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import pytest
+import shapely
+from shapely.geometry import shape
+from shapely.ops import split
 from sqlalchemy import select, update
 
 from gridgov.audit.service import record
 from gridgov.people.models import OfficerAssignment
 from gridgov.people.principal import cli_principal
 from gridgov.storage.db import get_engine, transaction
-from tests.browser.conftest import SCREENSHOTS, open_grid_page, sign_in
+from tests.browser.conftest import SCREENSHOTS, only_live_server, open_grid_page, sign_in
 
 ALL_GRIDS = 780
+PLANNING = "/api/v1/planning"
 
 
 def _set_end(url: str, grid: str, valid_to) -> None:
@@ -112,4 +117,137 @@ def test_the_officers_table_sorts_by_keyboard(page, outbound):
     page.keyboard.press("Enter")
     assert page.get_attribute("#officers th:has(button[data-sort=grids])", "aria-sort") == "ascending"
     assert page.get_attribute("#officers th:has(button[data-sort=index])", "aria-sort") == "none"
+    assert outbound.urls == []
+
+
+def _micro_grids(page) -> dict[str, shapely.Geometry]:
+    collection = page.request.get(f"{PLANNING}/map?level=micro_grid").json()
+    return {f["properties"].get("code", f.get("id")): shape(f["geometry"]) for f in collection["features"]}
+
+
+def _halved_by_its_middle(micro_grids: dict[str, shapely.Geometry], skip: set[str] = frozenset()) -> str:
+    """A micro-grid that a west-east line through the middle of its bounds cuts into two pieces of fair size,
+    so the line a test draws there with the mouse is a valid split."""
+    for code, geometry in sorted(micro_grids.items()):
+        west, south, east, north = geometry.bounds
+        middle = shapely.LineString([(west - 1, (south + north) / 2), (east + 1, (south + north) / 2)])
+        pieces = split(geometry, middle).geoms
+        if code not in skip and len(pieces) == 2 and min(p.area for p in pieces) > 0.35 * geometry.area:
+            return code
+    raise AssertionError("no micro-grid is halved by its middle line")
+
+
+def _create_draft(page, title: str) -> dict:
+    page.fill("#draft-title", title)
+    page.click("#new-draft button[type=submit]")
+    page.wait_for_selector("#draft:not([hidden])")
+    page.wait_for_function("(document.body.dataset.unitsDrawn || '').startsWith('micro_grid:')", timeout=20_000)
+    return page.request.get(f"{PLANNING}/change-sets/{page.evaluate('document.body.dataset.draft')}").json()
+
+
+def _pick(page, tool: str, code: str) -> None:
+    """Choose ``tool`` and pick ``code`` the keyboard way (typed code), which also frames it on the map."""
+    page.click(f"#draft [data-tool={tool}]")
+    page.fill("#unit-code", code)
+    page.press("#unit-code", "Enter")
+    page.wait_for_function("(tool) => document.body.dataset.drawing === tool", arg=tool)
+    page.wait_for_timeout(400)  # the map's fitBounds animation
+
+
+def _screen_row_across(page, code: str) -> list[tuple[float, float]]:
+    """Two screen points left and right of the unit's path, on the row through the middle of its box."""
+    return page.evaluate("""(code) => {
+        const box = document.querySelector('#map path[data-unit="' + code + '"]').getBoundingClientRect();
+        const y = box.y + box.height / 2;
+        return [[box.x - 25, y], [box.x + box.width + 25, y]];
+    }""", code)
+
+
+def test_a_planner_splits_a_micro_grid_on_the_map_previews_applies_and_the_supervisor_sees_it(
+        page, browser, live_server, outbound):
+    sign_in(page, "planner")
+    open_grid_page(page, "/planner")
+    before = _micro_grids(page)
+    code = _halved_by_its_middle(before)
+    _create_draft(page, "Split " + code)
+    _pick(page, "split", code)
+    assert page.get_attribute(f'#map path[data-unit="{code}"]', "stroke") == "#c25e00"  # picked
+
+    start, end = _screen_row_across(page, code)
+    page.mouse.click(*start)
+    page.mouse.click(*end)
+    page.mouse.click(*end)  # the last point again ends the line
+    page.wait_for_function("document.body.dataset.edits === '1'", timeout=20_000)
+    draft = page.request.get(f"{PLANNING}/change-sets/{page.evaluate('document.body.dataset.draft')}").json()
+    [edit] = draft["edits"]
+    assert edit["op"] == "split" and edit["code"] == code and edit["retired"] == [code]
+    created = sorted(edit["created"])
+    assert len(created) == 2 and all(new.startswith(code[:-2]) for new in created)
+    assert code in page.inner_text("#edits li") and page.locator("#edits button[data-remove]").count() == 1
+
+    page.click("#preview-draft")
+    page.wait_for_selector("#preview[data-ready]", timeout=30_000)
+    rows = page.evaluate("""() => [...document.querySelectorAll('#preview-units tbody tr')]
+                                  .map(r => [r.dataset.code, r.dataset.change])""")
+    assert sorted(rows) == sorted([[code, "retired"], *([new, "new"] for new in created)])
+    assert sorted(page.evaluate("[...document.querySelectorAll('#map path[data-status=new]')]"
+                                ".map(p => p.dataset.code)")) == created
+    assert page.locator("#map path[data-code]").count() >= 3  # the old micro-grid dashed, the two new ones
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=SCREENSHOTS / "planner-preview.png")
+
+    page.click("#apply-draft")
+    page.wait_for_function("document.body.dataset.lastChangeSet === 'applied'", timeout=30_000)
+    assert page.locator("#draft").is_hidden()
+
+    context = browser.new_context(base_url=live_server.url, viewport={"width": 1280, "height": 900},
+                                  locale="zh-CN", service_workers="block")
+    context.route("**/*", only_live_server(live_server, outbound))
+    supervisor = context.new_page()
+    try:
+        sign_in(supervisor, "supervisor")
+        assert open_grid_page(supervisor, "/map") == ALL_GRIDS
+        after = _micro_grids(supervisor)
+        assert set(created) <= set(after) and code not in after
+        pieces = shapely.union_all([after[new] for new in created])
+        assert pieces.symmetric_difference(before[code]).area < 1e-6 * before[code].area  # the same ground
+        west, south, east, north = before[code].bounds
+        items = supervisor.request.get("/ogc/collections/micro-grids/items",
+                                       params={"bbox": f"{west},{south},{east},{north}", "limit": 100}).json()
+        ogc_codes = {f["properties"].get("code", f.get("id")) for f in items["features"]}
+        assert set(created) <= ogc_codes and code not in ogc_codes
+    finally:
+        context.close()
+    assert outbound.urls == []
+
+
+def test_a_stale_draft_is_refused_and_reloaded_and_refusals_are_shown(page, outbound):
+    sign_in(page, "planner")
+    open_grid_page(page, "/planner")
+    micro_grids = _micro_grids(page)
+    code = _halved_by_its_middle(micro_grids)
+    draft = _create_draft(page, "Stale " + code)
+
+    _pick(page, "split", code)
+    west, south, east, north = micro_grids[code].bounds
+    page.click("#typed-line summary")
+    page.fill("#line-text", f"{west - 0.01}, {north + 0.01}\n{east + 0.01}, {north + 0.02}")  # misses it
+    page.click("#use-line")
+    page.wait_for_function("document.getElementById('plan-status').classList.contains('problem')")
+    assert page.inner_text("#plan-status").startswith(code)  # the server's 422, naming the unit
+    assert page.evaluate("document.body.dataset.edits") == "0"
+
+    middle = (south + north) / 2
+    line = {"type": "LineString", "coordinates": [[west - 0.001, middle], [east + 0.001, middle]]}
+    changed = page.request.post(f"{PLANNING}/change-sets/{draft['id']}/edits", headers={"If-Match": draft["etag"]},
+                                data={"op": "split", "code": code, "line": line})
+    assert changed.status == 200, changed.text()  # another planner's edit, behind the page's back
+    page.click("#discard-draft")
+    page.wait_for_function("document.body.dataset.edits === '1'", timeout=20_000)
+    assert page.inner_text("#plan-status") == page.evaluate(
+        "t('Someone else changed this draft meanwhile; it has been reloaded. Check it and try again.')")
+    assert code in page.inner_text("#edits li")
+    page.click("#discard-draft")  # now with the draft's current ETag
+    page.wait_for_function("document.body.dataset.lastChangeSet === 'discarded'", timeout=20_000)
+    assert page.request.get(f"{PLANNING}/change-sets/{draft['id']}").json()["status"] == "discarded"
     assert outbound.urls == []

@@ -1,0 +1,204 @@
+"""Unit history (版本历史): the live map as a :class:`~.plan.PlanMap`, writing a change as versions, as-of reads.
+
+The storage side of planning. ``units`` is the live map, ``unit_codes`` every code ever issued (the target
+of every historic foreign key), ``unit_versions`` each code's shapes over ``[valid_from, valid_to)``.
+Dates are the county's days: a change set effective on day D ends the old versions at D and starts the
+new ones at D, so an as-of query for D already sees the new map.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
+
+import shapely
+from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy.orm import Session
+
+from gridgov.errors import Conflict, NotFound
+from gridgov.geo.crs import to_metric
+from gridgov.grids.models import County, Unit, UnitCode, UnitVersion
+from gridgov.grids.scope import Jurisdiction
+from gridgov.planning.edits import Unit as PlanUnit
+from gridgov.planning.plan import LEVELS, Change, PlanMap
+
+
+def load_plan(*, session: Session, county_code: str) -> PlanMap:
+    """The live map of every level, with every code ever issued at the edited levels."""
+    rows = session.execute(select(Unit.level, Unit.code, Unit.parent_code, Unit.geom)
+                           .where(Unit.county_code == county_code)).all()
+    units: dict[str, dict[str, PlanUnit]] = {level: {} for level in LEVELS}
+    for level, code, parent, geom in rows:
+        units[level][code] = PlanUnit(parent, _single(geom))
+    used: dict[str, set[str]] = {"grid": set(), "micro_grid": set()}
+    for level, code in session.execute(select(UnitCode.level, UnitCode.code).where(
+            UnitCode.county_code == county_code, UnitCode.level.in_(list(used)))):
+        used[level].add(code)
+    metric_epsg = session.scalar(select(County.metric_epsg).where(County.county_code == county_code))
+    return PlanMap(units, {level: frozenset(codes) for level, codes in used.items()}, metric_epsg)
+
+
+def current_versions(*, session: Session, county_code: str, codes) -> dict[str, UnitVersion]:
+    """The version in force now (``valid_to`` null) of each of ``codes`` that is live."""
+    rows = session.scalars(select(UnitVersion).where(
+        UnitVersion.county_code == county_code, UnitVersion.code.in_(sorted(set(codes))),
+        UnitVersion.valid_to.is_(None)))
+    return {row.code: row for row in rows}
+
+
+def versions(*, session: Session, county_code: str, keys) -> dict[tuple[str, int], UnitVersion]:
+    """The versions named by ``(code, version)`` keys."""
+    keys = set(keys)
+    if not keys:
+        return {}
+    rows = session.scalars(select(UnitVersion).where(
+        UnitVersion.county_code == county_code, UnitVersion.code.in_(sorted({c for c, _ in keys}))))
+    return {(row.code, row.version): row for row in rows if (row.code, row.version) in keys}
+
+
+def last_versions(*, session: Session, county_code: str, codes) -> dict[str, int]:
+    """The latest version of each of ``codes`` (for a retired code, the shape it had when it retired)."""
+    return dict(session.execute(select(UnitVersion.code, func.max(UnitVersion.version)).where(
+        UnitVersion.county_code == county_code, UnitVersion.code.in_(sorted(set(codes))))
+        .group_by(UnitVersion.code)).all())
+
+
+@dataclass(frozen=True)
+class Written:
+    """Per code, the version a change wrote (``None`` for a retired code)."""
+
+    versions: Mapping[str, int | None]
+
+
+def write_change(*, session: Session, county_code: str, after: PlanMap, changes: Mapping[str, Change],
+                 names: Mapping[str, str], effective_on: date, change_set_id: str) -> Written:
+    """Store ``changes`` as of ``effective_on``: retire codes, issue or revive codes, add versions.
+
+    Retired units leave the live map bottom-up and new ones enter top-down, so the parent foreign keys
+    hold at every statement. ``names`` gives new units their names (pieces are named after their code).
+    """
+    touched = [c for ch in changes.values() for c in (*ch.retired, *ch.reshaped)]
+    current = current_versions(session=session, county_code=county_code, codes=touched)
+    late = sorted(c for c, v in current.items() if v.valid_from > effective_on)
+    if late:
+        raise Conflict(f"Unit {late[0]} has a version from {current[late[0]].valid_from}; a change set cannot take "
+                       f"effect before it ({effective_on}).", details=[{"code": c} for c in late])
+    written: dict[str, int | None] = {}
+    for level in reversed(LEVELS):
+        retired = list(changes[level].retired)
+        if not retired:
+            continue
+        session.execute(delete(Unit).where(Unit.county_code == county_code, Unit.code.in_(retired)))
+        session.execute(update(UnitCode).where(UnitCode.county_code == county_code, UnitCode.code.in_(retired))
+                        .values(retired_on=effective_on))
+        written.update(dict.fromkeys(retired))
+    _end_versions(session, county_code, touched, effective_on)
+    last = last_versions(session=session, county_code=county_code,
+                         codes=[c for ch in changes.values() for c in (*ch.created, *ch.reshaped)])
+    for level in LEVELS:
+        change = changes[level]
+        for code in (*change.created, *change.reshaped):
+            unit = after.units[level][code]
+            version = last.get(code, 0) + 1
+            row = _geometry_row(unit.geometry, after.metric_epsg)
+            name = names.get(code) or (current[code].name if code in current else code)
+            if code in change.created:
+                _issue(session, county_code, code, level, unit.parent, effective_on, change_set_id,
+                       revived=code in last)
+                session.add(Unit(county_code=county_code, code=code, level=level, name=name, parent_code=unit.parent,
+                                 synthetic=False, **row))
+            else:
+                session.execute(update(Unit).where(Unit.county_code == county_code, Unit.code == code)
+                                .values(parent_code=unit.parent, **row))
+            session.add(UnitVersion(county_code=county_code, code=code, version=version, level=level, name=name,
+                                    parent_code=unit.parent, valid_from=effective_on, change_set_id=change_set_id,
+                                    **row))
+            written[code] = version
+        session.flush()
+    return Written(written)
+
+
+def _issue(session: Session, county_code: str, code: str, level: str, parent: str | None, effective_on: date,
+           change_set_id: str, *, revived: bool) -> None:
+    """Issue a new code, or put a retired one back on the map (a revert restores codes with their ground)."""
+    if revived:
+        session.execute(update(UnitCode).where(UnitCode.county_code == county_code, UnitCode.code == code)
+                        .values(retired_on=None))
+        return
+    session.add(UnitCode(county_code=county_code, code=code, level=level, parent_code=parent, issued_on=effective_on,
+                         change_set_id=change_set_id))
+    session.flush()
+
+
+def _end_versions(session: Session, county_code: str, codes: list[str], effective_on: date) -> None:
+    session.execute(update(UnitVersion).where(UnitVersion.county_code == county_code, UnitVersion.code.in_(codes),
+                                              UnitVersion.valid_to.is_(None)).values(valid_to=effective_on))
+
+
+def _geometry_row(geometry, metric_epsg: int) -> dict:
+    multi = geometry if geometry.geom_type == "MultiPolygon" else shapely.MultiPolygon([geometry])
+    x0, y0, x1, y1 = multi.bounds
+    return {"geom": multi, "area_m2": float(shapely.area(to_metric(multi, metric_epsg))),
+            "min_x": x0, "min_y": y0, "max_x": x1, "max_y": y1}
+
+
+def _single(geometry):
+    """Edits work on polygons; a stored one-part MultiPolygon is that polygon."""
+    parts = shapely.get_parts(geometry)
+    return parts[0] if len(parts) == 1 else geometry
+
+
+ANCESTOR_DIGITS = (9, 12, 14)
+"""Code lengths of a unit's town, village and grid (docs/data-format.md: a child's code starts with its
+parent's)."""
+
+
+def sees_historic(scope: Jurisdiction, code: str) -> bool:
+    """Whether a jurisdiction covers a unit that may be retired: the unit itself or one of its ancestors.
+
+    Jurisdictions list live codes; a retired micro-grid is covered by whoever covers its grid or village.
+    """
+    return scope.sees_unit(code) or any(scope.sees_unit(code[:n]) for n in ANCESTOR_DIGITS if len(code) > n)
+
+
+def valid_on(model, on: date):
+    """SQL condition: the version is in force on day ``on`` (``valid_to`` exclusive)."""
+    return (model.valid_from <= on) & or_(model.valid_to.is_(None), model.valid_to > on)
+
+
+def unit_as_of(*, session: Session, county_code: str, code: str, on: date) -> UnitVersion:
+    """The version of unit ``code`` in force on day ``on``, or NotFound saying when the code existed."""
+    row = session.scalars(select(UnitVersion).where(UnitVersion.county_code == county_code,
+                                                    UnitVersion.code == code, valid_on(UnitVersion, on))).first()
+    if row is not None:
+        return row
+    issued = session.get(UnitCode, (county_code, code))
+    if issued is None:
+        raise NotFound(f"No unit {code}.")
+    until = f" until {issued.retired_on}" if issued.retired_on else ""
+    raise NotFound(f"Unit {code} was not on the map on {on}: it was issued on {issued.issued_on}{until}.")
+
+
+def map_as_of(*, session: Session, county_code: str, level: str, on: date) -> list[UnitVersion]:
+    """The versions of one level in force on day ``on``: the map as it was."""
+    return list(session.scalars(select(UnitVersion).where(
+        UnitVersion.county_code == county_code, UnitVersion.level == level, valid_on(UnitVersion, on))
+        .order_by(UnitVersion.code)))
+
+
+def locate_as_of(*, session: Session, county_code: str, lon: float, lat: float, on: date) -> dict[str, str | None]:
+    """The micro-grid, grid, village and town that held a point on day ``on`` (None outside the county).
+
+    The bounding-box columns narrow the versions with an index; shapely decides on the few left.
+    """
+    point = shapely.Point(lon, lat)
+    found: dict[str, str | None] = {}
+    for level in ("micro_grid", "grid", "village", "town"):
+        rows = session.scalars(select(UnitVersion).where(
+            UnitVersion.county_code == county_code, UnitVersion.level == level, valid_on(UnitVersion, on),
+            UnitVersion.min_x <= lon, UnitVersion.max_x >= lon, UnitVersion.min_y <= lat, UnitVersion.max_y >= lat))
+        found[level] = next((row.code for row in rows if shapely.covers(row.geom, point)), None)
+    return found
+
+

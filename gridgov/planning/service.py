@@ -1,0 +1,411 @@
+"""Change sets (规划变更单): draft, check, preview, review, apply all or nothing, discard, revert.
+
+A draft is the planner's list of edits, replayed on the live map whenever it is read, so what is shown,
+previewed and applied is always the draft on today's map. Each edit records the versions of the units it
+was drawn on; when another change set has changed one of them since, applying answers 412 naming the
+unit, and nothing is applied. Every write to a draft names the revision it was made against (If-Match).
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+
+import shapely
+from shapely.geometry import mapping
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from gridgov.audit.service import record
+from gridgov.config import county_today, get_settings
+from gridgov.errors import Conflict, Forbidden, GridGovError, NotFound, PreconditionFailed, PreconditionRequired
+from gridgov.grids.scope import Jurisdiction
+from gridgov.people.models import Person, Role
+from gridgov.people.principal import Principal
+from gridgov.planning import flows, history
+from gridgov.planning.edits import Unit as PlanUnit
+from gridgov.planning.models import ChangeSet, ChangeSetStatus
+from gridgov.planning.plan import EDITED, LEVELS, PlanMap, Restore, apply_edit, diff, edit_from_json
+from gridgov.storage import memo, walls
+
+PLANNERS = (Role.PLANNER, Role.ADMIN)
+READERS = (Role.PLANNER, Role.ADMIN, Role.SUPERVISOR)
+
+
+def etag(change_set: ChangeSet) -> str:
+    return f'"cs-{change_set.id}-{change_set.revision}"'
+
+
+def _require(principal: Principal, roles, what: str) -> None:
+    if not principal.has(*roles):
+        raise Forbidden(f"Only a {' or '.join(roles)} may {what}.")
+
+
+def _scope_of(principal: Principal, scope_code: str | None) -> str:
+    """The unit a new draft is about: the one asked for, else the planner's whole jurisdiction."""
+    scope = principal.jurisdiction
+    if scope_code is not None:
+        if not scope.sees_unit(scope_code) and not (scope.county_wide and scope_code == principal.county_code):
+            raise NotFound(f"No unit {scope_code} in your jurisdiction.")
+        return scope_code
+    if scope.county_wide:
+        return principal.county_code
+    roots = sorted(c for c in scope.units if not any(c != o and c.startswith(o) for o in scope.units))
+    if len(roots) != 1:
+        raise GridGovError(f"Your jurisdiction has {len(roots)} separate areas; say which one the change set is "
+                           "about (scope_code).")
+    return roots[0]
+
+
+def create(*, session: Session, principal: Principal, title: str, effective_on: date | None = None,
+           scope_code: str | None = None) -> ChangeSet:
+    """A new, empty draft."""
+    _require(principal, PLANNERS, "draft a change set")
+    today = county_today()
+    change_set = ChangeSet(
+        county_code=principal.county_code, id=str(uuid.uuid4()), title=title.strip() or "Change set",
+        status=ChangeSetStatus.DRAFT.value, effective_on=_effective(effective_on or today, today),
+        scope_code=_scope_of(principal, scope_code), author=principal.username, created_at=datetime.now(UTC),
+        revision=1, edits=[], reassignments=[])
+    session.add(change_set)
+    session.flush()
+    _audit(session, principal, "create", change_set)
+    return change_set
+
+
+def _effective(on: date, today: date) -> date:
+    window = get_settings().planning_backdate_days
+    if on < today - timedelta(days=window):
+        raise GridGovError(f"The effective date {on} is more than {window} days in the past; the earliest allowed "
+                           f"is {today - timedelta(days=window)}.")
+    return on
+
+
+def listed(*, session: Session, principal: Principal, status: str | None = None) -> list[ChangeSet]:
+    """The change sets of the caller's jurisdiction, newest first."""
+    _require(principal, READERS, "read change sets")
+    query = select(ChangeSet).where(ChangeSet.county_code == principal.county_code)
+    if status is not None:
+        query = query.where(ChangeSet.status == status)
+    rows = session.scalars(query.order_by(ChangeSet.created_at.desc())).all()
+    return [row for row in rows if _sees(principal.jurisdiction, row.scope_code, principal.county_code)]
+
+
+def _sees(scope: Jurisdiction, code: str, county_code: str) -> bool:
+    """A draft about the whole county is county-wide business; one about a town or village, its area's."""
+    return scope.county_wide if code == county_code else scope.sees_unit(code)
+
+
+def get(*, session: Session, principal: Principal, change_set_id: str, for_update: bool = False) -> ChangeSet:
+    """One change set of the caller's jurisdiction, or 404."""
+    _require(principal, READERS, "read change sets")
+    query = select(ChangeSet).where(ChangeSet.county_code == principal.county_code, ChangeSet.id == change_set_id)
+    row = session.scalars(query.with_for_update() if for_update else query).first()
+    if row is None or not _sees(principal.jurisdiction, row.scope_code, principal.county_code):
+        raise NotFound(f"No change set {change_set_id} in your jurisdiction.")
+    return row
+
+
+def _for_write(session: Session, principal: Principal, change_set_id: str, if_match: str | None,
+               what: str) -> ChangeSet:
+    """The draft to change, locked, after the caller's role and If-Match are checked."""
+    _require(principal, PLANNERS, what)
+    change_set = get(session=session, principal=principal, change_set_id=change_set_id, for_update=True)
+    if if_match is None:
+        raise PreconditionRequired(f"Send If-Match: {etag(change_set)} (the change set's ETag) to {what}; it stops "
+                                   "two planners overwriting each other.")
+    if if_match.strip() not in (etag(change_set), "*"):
+        raise PreconditionFailed(f"Change set {change_set.id} was changed since you loaded it (now {etag(change_set)}"
+                                 "); reload it and redo your change.")
+    if change_set.status != ChangeSetStatus.DRAFT.value:
+        raise Conflict(f"Change set {change_set.id} is {change_set.status}; only a draft can {what.split()[0]}.")
+    return change_set
+
+
+def _bump(change_set: ChangeSet) -> None:
+    change_set.revision += 1
+
+
+@dataclass(frozen=True)
+class Replayed:
+    """A draft on today's map: the map before and after, and the change per level."""
+
+    before: PlanMap
+    after: PlanMap
+    changes: dict
+
+
+def replay(*, session: Session, change_set: ChangeSet, extra: dict | None = None) -> Replayed:
+    """The draft's edits (and ``extra``, a new one) applied in order on the live map, each checked."""
+    before = history.load_plan(session=session, county_code=change_set.county_code)
+    after = before
+    for stored in [*change_set.edits, *([extra] if extra else [])]:
+        after = apply_edit(after, _edit(session, change_set.county_code, stored))
+    return Replayed(before, after, diff(before, after))
+
+
+def _edit(session: Session, county_code: str, stored: dict):
+    if stored.get("op") != "restore":
+        return edit_from_json(stored)
+    keys = {(code, v) for code, v in stored["versions"].items() if v is not None}
+    rows = history.versions(session=session, county_code=county_code, keys=keys)
+    units: dict[str, dict] = {level: {} for level in LEVELS}
+    for code, version in stored["versions"].items():
+        level = stored["levels"][code]
+        row = rows.get((code, version))
+        units[level][code] = None if row is None else PlanUnit(row.parent_code, history._single(row.geom))
+    return Restore(units)
+
+
+def _inside_scope(change_set: ChangeSet, principal: Principal, step: Replayed) -> None:
+    """Every unit the draft retires, creates or reshapes lies in its scope and the planner's jurisdiction
+    (a new unit by its parent); neighbours that only gained a shared vertex are not the planner's change."""
+    for level in EDITED:
+        change = step.changes[level]
+        for code in (*change.retired, *change.created, *_reshaped(step, level)):
+            existing = code in step.before.units[level]
+            seen = principal.jurisdiction.sees_unit(code) if existing else (
+                principal.jurisdiction.sees_unit(step.after.units[level][code].parent)
+                or step.after.units[level][code].parent in step.changes["grid"].created)
+            if not code.startswith(change_set.scope_code) or not seen:
+                raise NotFound(f"{code}: not in your jurisdiction or in this change set's area "
+                               f"({change_set.scope_code}).")
+
+
+def _reshaped(step: Replayed, level: str) -> list[str]:
+    """The codes kept whose shape changes (not those that only gained a vertex on a shared edge)."""
+    return [c for c in step.changes[level].reshaped if not _shape_kept(step, level, c)]
+
+
+def _shape_kept(replayed: Replayed, level: str, code: str) -> bool:
+    old, new = replayed.before.units[level].get(code), replayed.after.units[level].get(code)
+    return old is not None and new is not None and bool(shapely.equals(old.geometry, new.geometry))
+
+
+def add_edit(*, session: Session, principal: Principal, change_set_id: str, if_match: str | None,
+             edit: dict) -> ChangeSet:
+    """Append an edit after checking it on the live map plus the draft's earlier edits (422 naming the unit)."""
+    change_set = _for_write(session, principal, change_set_id, if_match, "edit a change set")
+    step = replay(session=session, change_set=change_set)
+    result = apply_edit(step.after, edit_from_json(edit))
+    made = Replayed(step.after, result, diff(step.after, result))
+    _inside_scope(change_set, principal, made)
+    summary = {key: sorted(c for lv in EDITED for c in getattr(made.changes[lv], key))
+               for key in ("retired", "created")}
+    summary["reshaped"] = sorted(c for lv in EDITED for c in _reshaped(made, lv))
+    drawn_on = [c for c in (*summary["retired"], *summary["reshaped"]) if c not in step.changes["grid"].created
+                and c not in step.changes["micro_grid"].created]
+    base = history.current_versions(session=session, county_code=change_set.county_code, codes=drawn_on)
+    change_set.edits = [*change_set.edits, {**edit, **summary, "base": {c: v.version for c, v in base.items()}}]
+    _bump(change_set)
+    _audit(session, principal, "edit", change_set, after={"edit": len(change_set.edits) - 1})
+    return change_set
+
+
+def remove_edit(*, session: Session, principal: Principal, change_set_id: str, if_match: str | None,
+                index: int) -> ChangeSet:
+    """Take an edit out of the draft; the later ones must still apply without it."""
+    change_set = _for_write(session, principal, change_set_id, if_match, "edit a change set")
+    if not 0 <= index < len(change_set.edits):
+        raise NotFound(f"Change set {change_set.id} has no edit {index} (it has {len(change_set.edits)}).")
+    change_set.edits = [e for k, e in enumerate(change_set.edits) if k != index]
+    replay(session=session, change_set=change_set)
+    _bump(change_set)
+    _audit(session, principal, "remove_edit", change_set, after={"edit": index})
+    return change_set
+
+
+def reassign(*, session: Session, principal: Principal, change_set_id: str, if_match: str | None,
+             grid_code: str, officer_code: str) -> ChangeSet:
+    """Give a grid (an existing one or one the draft creates) to an officer from the effective date."""
+    change_set = _for_write(session, principal, change_set_id, if_match, "edit a change set")
+    step = replay(session=session, change_set=change_set)
+    if grid_code not in step.after.units["grid"] or not (
+            principal.jurisdiction.sees_unit(grid_code) or grid_code in step.changes["grid"].created):
+        raise NotFound(f"{grid_code}: no grid on the draft's map in your jurisdiction.")
+    if session.get(Person, (principal.county_code, officer_code)) is None:
+        raise NotFound(f"No officer {officer_code}.")
+    kept = [r for r in change_set.reassignments if r["grid_code"] != grid_code]
+    change_set.reassignments = [*kept, {"grid_code": grid_code, "officer_code": officer_code}]
+    _bump(change_set)
+    _audit(session, principal, "reassign", change_set, after={"grid_code": grid_code, "officer_code": officer_code})
+    return change_set
+
+
+def review(*, session: Session, principal: Principal, change_set_id: str, if_match: str | None, approve: bool,
+           note: str = "") -> ChangeSet:
+    """A second planner's verdict on the draft."""
+    change_set = _for_write(session, principal, change_set_id, if_match, "review a change set")
+    if change_set.author == principal.username:
+        raise Forbidden("A change set is reviewed by another planner than its author.")
+    change_set.review = {"reviewer": principal.username, "approve": approve, "note": note.strip(),
+                         "at": datetime.now(UTC).isoformat(), "revision": change_set.revision + 1}
+    _bump(change_set)
+    _audit(session, principal, "review", change_set, after={"approve": approve})
+    return change_set
+
+
+def discard(*, session: Session, principal: Principal, change_set_id: str, if_match: str | None) -> ChangeSet:
+    """Drop the draft (it stays listed as discarded)."""
+    change_set = _for_write(session, principal, change_set_id, if_match, "discard a change set")
+    change_set.status = ChangeSetStatus.DISCARDED.value
+    _bump(change_set)
+    _audit(session, principal, "discard", change_set)
+    return change_set
+
+
+def _stale_bases(session: Session, change_set: ChangeSet) -> list[str]:
+    drawn = {code: version for e in change_set.edits for code, version in e.get("base", {}).items()}
+    now = history.current_versions(session=session, county_code=change_set.county_code, codes=list(drawn))
+    return sorted(c for c, v in drawn.items() if c not in now or now[c].version != v)
+
+
+def preview(*, session: Session, principal: Principal, change_set_id: str) -> dict:
+    """The draft's before/after units and what moves: open findings, officers, chiefs, patrols, workload."""
+    change_set = get(session=session, principal=principal, change_set_id=change_set_id)
+    step = replay(session=session, change_set=change_set)
+    return {"change_set": change_set, **_consequences(session, change_set, step), "stale": _stale_bases(session,
+                                                                                                       change_set)}
+
+
+def _consequences(session: Session, change_set: ChangeSet, step: Replayed) -> dict:
+    grids, micro = step.changes["grid"], step.changes["micro_grid"]
+    reshaped = {lv: _reshaped(step, lv) for lv in EDITED}
+    officers = flows.officers_in_force(session=session, county_code=change_set.county_code,
+                                       grid_codes=[*grids.retired, *(r["grid_code"] for r in change_set.reassignments)],
+                                       on=change_set.effective_on)
+    return {
+        "before": _features(step.before, {lv: [*step.changes[lv].retired, *reshaped[lv]] for lv in EDITED}),
+        "after": _features(step.after, {lv: [*step.changes[lv].created, *reshaped[lv]] for lv in EDITED},
+                           created={*grids.created, *micro.created}),
+        "retired": [*grids.retired, *micro.retired], "created": [*grids.created, *micro.created],
+        "reshaped": [*reshaped["grid"], *reshaped["micro_grid"]],
+        "findings": flows.finding_moves(session=session, county_code=change_set.county_code,
+                                        retired_micro_grids=micro.retired, after=step.after),
+        "officers": flows.officer_plan(before=step.before, after=step.after, retired=list(grids.retired),
+                                       created=list(grids.created), officers=officers,
+                                       reassignments={r["grid_code"]: r["officer_code"]
+                                                      for r in change_set.reassignments}),
+        "workload": _workload(step, [*grids.retired, *reshaped["grid"]], [*grids.created, *reshaped["grid"]]),
+    }
+
+
+def _features(plan: PlanMap, codes: dict, created=frozenset()) -> dict:
+    features = []
+    for level, listed_codes in codes.items():
+        for code in listed_codes:
+            unit = plan.units[level][code]
+            features.append({"type": "Feature", "id": code, "geometry": mapping(unit.geometry), "properties": {
+                "code": code, "level": level, "parent_code": unit.parent,
+                "area_m2": round(float(history._geometry_row(unit.geometry, plan.metric_epsg)["area_m2"]), 1),
+                "status": "new" if code in created else "reshaped"}})
+    return {"type": "FeatureCollection", "features": features}
+
+
+def _workload(step: Replayed, before_codes: list[str], after_codes: list[str]) -> list[dict]:
+    """Area per grid before and after (the planner's first measure of workload; the full index is on /planner)."""
+    rows = [{"grid_code": c, "before_km2": _km2(step.before, c), "after_km2": None} for c in before_codes
+            if c not in after_codes]
+    rows += [{"grid_code": c, "before_km2": _km2(step.before, c) if c in step.before.units["grid"] else None,
+              "after_km2": _km2(step.after, c)} for c in after_codes]
+    return rows
+
+
+def _km2(plan: PlanMap, code: str) -> float:
+    return round(history._geometry_row(plan.units["grid"][code].geometry, plan.metric_epsg)["area_m2"] / 1e6, 4)
+
+
+def apply(*, session: Session, principal: Principal, change_set_id: str, if_match: str | None) -> ChangeSet:
+    """Apply the draft all or nothing: new versions, retired codes, findings and officers moved, audited."""
+    change_set = _for_write(session, principal, change_set_id, if_match, "apply a change set")
+    today = county_today()
+    if change_set.effective_on > today:
+        raise Conflict(f"Change set {change_set.id} takes effect on {change_set.effective_on}; apply it on or "
+                       "after that day.")
+    _effective(change_set.effective_on, today)
+    verdict = change_set.review or {}
+    if verdict.get("approve") is False:
+        raise Conflict(f"Change set {change_set.id} was rejected by {verdict['reviewer']}: {verdict['note']}")
+    if get_settings().planning_review_required and not verdict.get("approve"):
+        raise Conflict(f"Change set {change_set.id} needs another planner's approval before it applies.")
+    if not change_set.edits and not change_set.reassignments:
+        raise Conflict(f"Change set {change_set.id} has nothing to apply.")
+    stale = _stale_bases(session, change_set)
+    if stale:
+        raise PreconditionFailed(f"{stale[0]}: changed by another change set since this draft's edit was drawn on "
+                                 "it; nothing was applied. Remove that edit and draw it again on the current map.",
+                                 details=[{"code": c} for c in stale])
+    step = replay(session=session, change_set=change_set)
+    _inside_scope(change_set, principal, step)
+    consequences = _consequences(session, change_set, step)
+    # The service has checked the planner's jurisdiction; neighbours outside it that only gain a shared vertex,
+    # and the new units themselves, must be writable and readable for the rest of this transaction.
+    walls.for_jurisdiction(session, county_code=principal.county_code, username=principal.username,
+                           county_wide=True)
+    written = history.write_change(session=session, county_code=change_set.county_code, after=step.after,
+                                   changes=step.changes, names={}, effective_on=change_set.effective_on,
+                                   change_set_id=change_set.id)
+    now = datetime.now(UTC)
+    flows.relocate(session=session, county_code=change_set.county_code, moves=consequences["findings"],
+                   change_set_id=change_set.id, actor=principal.username, now=now)
+    flows.hand_over(session=session, county_code=change_set.county_code, rows=consequences["officers"],
+                    effective_on=change_set.effective_on)
+    change_set.status = ChangeSetStatus.APPLIED.value
+    change_set.applied_at, change_set.applied_by = now, principal.username
+    change_set.result = {
+        "levels": {lv: {"retired": list(step.changes[lv].retired), "created": list(step.changes[lv].created),
+                        "reshaped": list(step.changes[lv].reshaped)} for lv in LEVELS if step.changes[lv]},
+        "versions": dict(written.versions), "findings": consequences["findings"],
+        "officers": consequences["officers"],
+    }
+    if change_set.reverts:
+        reverted = session.get(ChangeSet, (change_set.county_code, change_set.reverts))
+        reverted.status = ChangeSetStatus.REVERTED.value
+    _bump(change_set)
+    _audit(session, principal, "apply", change_set, after=change_set.result)
+    memo.changes(session)
+    return change_set
+
+
+def revert(*, session: Session, principal: Principal, change_set_id: str) -> ChangeSet:
+    """A new draft that puts back what an applied change set changed: retired codes come back with their
+    ground, the codes it issued retire, reshaped units get their previous shape, officers their grids."""
+    _require(principal, PLANNERS, "revert a change set")
+    applied = get(session=session, principal=principal, change_set_id=change_set_id)
+    if applied.status != ChangeSetStatus.APPLIED.value:
+        raise Conflict(f"Change set {applied.id} is {applied.status}; only an applied one can be reverted.")
+    levels = applied.result["levels"]
+    versions = applied.result["versions"]
+    issued = [c for lv in levels.values() for c in (*lv["created"], *lv["reshaped"])]
+    now = history.current_versions(session=session, county_code=applied.county_code, codes=issued)
+    moved_on = sorted(c for c in issued if c not in now or now[c].version != versions[c])
+    if moved_on:
+        raise Conflict(f"{moved_on[0]}: changed again since change set {applied.id}; revert the later change "
+                       "sets first.", details=[{"code": c} for c in moved_on])
+    restore, level_of = {}, {}
+    for level, change in levels.items():
+        for code in change["created"]:
+            restore[code], level_of[code] = None, level
+        for code in change["reshaped"]:
+            restore[code], level_of[code] = versions[code] - 1, level
+        for code in change["retired"]:
+            level_of[code] = level
+    last = history.last_versions(session=session, county_code=applied.county_code,
+                                 codes=[c for lv in levels.values() for c in lv["retired"]])
+    restore.update(last)
+    draft = create(session=session, principal=principal, title=f"Revert: {applied.title}"[:200],
+                   scope_code=applied.scope_code)
+    draft.reverts = applied.id
+    draft.edits = [{"op": "restore", "versions": restore, "levels": level_of,
+                    "retired": sorted(c for c, v in restore.items() if v is None),
+                    "created": sorted(last), "reshaped": sorted(c for c, v in restore.items() if v and c not in last)}]
+    draft.reassignments = [{"grid_code": r["grid_code"], "officer_code": r["before"]}
+                           for r in applied.result["officers"] if r["before"] and r["grid_code"] in last]
+    replay(session=session, change_set=draft)
+    return draft
+
+
+def _audit(session: Session, principal: Principal, action: str, change_set: ChangeSet, after: dict | None = None):
+    record(session=session, principal=principal, action=action, object_type="change_set", object_id=change_set.id,
+           unit_code=change_set.scope_code, after={"revision": change_set.revision, **(after or {})})

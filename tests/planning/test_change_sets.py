@@ -1,0 +1,237 @@
+"""Change sets through the API (SQLite and PostGIS): draft, preview, apply, revert; history and as-of;
+ETags and two planners; what is refused.
+
+The small county (tests/factories_geo.py) is a lattice of 0.01° cells; micro-grid ``GRIDS[0] + "01"`` is
+the 1×2 cell column x 0..1, y 0..2 of grid ``GRIDS[0]`` (officer A).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import shapely
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from gridgov.config import county_today
+from gridgov.findings.models import Finding
+from gridgov.grids.models import Unit, UnitCode, UnitVersion
+from gridgov.main import create_app
+from gridgov.storage.db import get_engine, transaction
+from tests.conftest import bearer
+from tests.databases import app_url
+from tests.factories_geo import COUNTY, GRIDS, VILLAGES, lattice
+from tests.findings.test_findings_api import copy_of, template  # noqa: F401 (the fixture)
+from tests.findings.test_workflow_api import report, take
+
+A, B, C = "W4309210001", "W4309210002", "W4309210003"  # A: grids 0, 1; B: grids 2, 3; C: grid 4
+MICRO = GRIDS[0] + "01"
+ACROSS = {"type": "LineString", "coordinates": [lattice(-0.3, 1), lattice(1.3, 1)]}  # cuts MICRO at y = 1
+API = "/api/v1/planning"
+
+
+@pytest.fixture
+def county(template, tmp_path) -> str:  # noqa: F811
+    return copy_of(template, tmp_path)
+
+
+def client(county: str, username: str) -> TestClient:
+    return TestClient(create_app(app_url(county)), headers=bearer(county, username))
+
+
+def draft(api: TestClient, title: str = "Split Dongfeng 1", **fields) -> dict:
+    response = api.post(f"{API}/change-sets", json={"title": title, **fields})
+    assert response.status_code == 201, response.text
+    assert response.headers["ETag"] == response.json()["etag"]
+    return response.json()
+
+
+def edit(api: TestClient, change_set: dict, body: dict, etag: str | None = "current"):
+    headers = {} if etag is None else {"If-Match": change_set["etag"] if etag == "current" else etag}
+    return api.post(f"{API}/change-sets/{change_set['id']}/edits", json=body, headers=headers)
+
+
+def act(api: TestClient, change_set: dict, action: str):
+    return api.post(f"{API}/change-sets/{change_set['id']}/{action}", headers={"If-Match": change_set["etag"]})
+
+
+def live_map(url: str) -> dict[str, tuple[str, str, bytes]]:
+    """Every live unit: code → (level, parent, WKB), to compare maps exactly."""
+    with transaction(get_engine(url)) as session:
+        return {u.code: (u.level, u.parent_code, shapely.to_wkb(u.geom)) for u in session.scalars(select(Unit))}
+
+
+def split_micro(api: TestClient) -> dict:
+    change_set = draft(api)
+    response = edit(api, change_set, {"op": "split", "code": MICRO, "line": ACROSS})
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def test_a_split_is_previewed_applied_kept_in_history_and_reverted_exactly(county):
+    original = live_map(county)
+    with client(county, "admin") as officer_side:
+        open_finding = report(officer_side, lattice(0.5, 0.5), "field_abandonment")
+        closed_finding = report(officer_side, lattice(0.5, 1.5), "field_abandonment")
+        assert take(officer_side, closed_finding, "reject", reason="duplicate of a known case").status_code == 201
+    with client(county, "planner") as api:
+        change_set = split_micro(api)
+        [step] = change_set["edits"]
+        pieces = [GRIDS[0] + "03", GRIDS[0] + "04"]  # the lowest sequences never used under the grid
+        assert (step["retired"], step["created"]) == ([MICRO], pieces)
+
+        preview = api.get(f"{API}/change-sets/{change_set['id']}/preview").json()
+        assert (preview["retired"], preview["created"], preview["stale"]) == ([MICRO], pieces, [])
+        assert [f["id"] for f in preview["before"]["features"]] == [MICRO]
+        assert sorted(f["id"] for f in preview["after"]["features"]) == pieces
+        [move] = preview["findings"]
+        # The southern piece is the larger (a degree of longitude is wider further south), so it comes first.
+        assert (move["id"], move["from"], move["to"]) == (open_finding["id"], MICRO, GRIDS[0] + "03")
+        assert live_map(county) == original  # a preview stores nothing
+
+        applied = act(api, change_set, "apply")
+        assert applied.status_code == 200, applied.text
+        assert applied.json()["status"] == "applied"
+
+        today = county_today()
+        micro_now = {f["id"] for f in api.get(f"{API}/map", params={"level": "micro_grid"}).json()["features"]}
+        assert set(pieces) <= micro_now and MICRO not in micro_now
+        micro_then = {f["id"] for f in api.get(f"{API}/map", params={
+            "level": "micro_grid", "as_of": (today - timedelta(days=1)).isoformat()}).json()["features"]}
+        assert MICRO in micro_then and not set(pieces) & micro_then
+        old = api.get(f"{API}/units/{MICRO}", params={"as_of": (today - timedelta(days=1)).isoformat()})
+        assert old.status_code == 200 and old.headers["ETag"] == f'"u-{MICRO}-1"'
+        gone = api.get(f"{API}/units/{MICRO}")
+        assert gone.status_code == 404 and f"until {today}" in gone.json()["description"]
+
+    with transaction(get_engine(county)) as session:
+        moved, kept = (session.get(Finding, (COUNTY, f["id"])) for f in (open_finding, closed_finding))
+        assert (moved.micro_grid_code, kept.micro_grid_code) == (GRIDS[0] + "03", MICRO)
+        registry = session.get(UnitCode, (COUNTY, MICRO))
+        assert registry.retired_on == today
+        assert session.get(UnitCode, (COUNTY, pieces[0])).change_set_id == change_set["id"]
+    with client(county, "admin") as api:
+        timeline = api.get(f"/api/v1/findings/{open_finding['id']}/timeline").json()
+    relocation = [e for e in timeline["events"] if e["action"] == "relocate"]
+    assert len(relocation) == 1 and relocation[0]["data"]["from"]["micro_grid"] == MICRO
+
+    with client(county, "planner") as api:
+        undo = api.post(f"{API}/change-sets/{change_set['id']}/revert")
+        assert undo.status_code == 201, undo.text
+        assert undo.json()["reverts"] == change_set["id"]
+        assert act(api, undo.json(), "apply").status_code == 200
+        assert api.get(f"{API}/change-sets/{change_set['id']}").json()["status"] == "reverted"
+    assert live_map(county) == original  # codes, parents and every coordinate
+    with transaction(get_engine(county)) as session:
+        versions = session.scalars(select(UnitVersion).where(UnitVersion.code == MICRO)
+                                   .order_by(UnitVersion.version)).all()
+        assert [(v.version, v.valid_to) for v in versions] == [(1, today), (2, None)]
+        assert session.get(Finding, (COUNTY, open_finding["id"])).micro_grid_code == MICRO
+
+
+def test_a_point_s_unit_officer_and_kpis_before_and_after_a_merge(county):
+    before_day = county_today() - timedelta(days=1)
+    with client(county, "admin") as api:
+        finding = report(api, lattice(3.5, 0.5), "river_garbage")  # in grid 4 (officer C), stays open
+    with client(county, "planner") as api:
+        change_set = draft(api, "Merge Shengli grids", effective_on=county_today().isoformat())
+        response = edit(api, change_set, {"op": "merge", "codes": [GRIDS[3], GRIDS[4]]})
+        assert response.status_code == 200, response.text
+        change_set = response.json()
+        merged = VILLAGES[2] + "03"
+        assert change_set["edits"][0]["created"][0] == merged
+        response = api.post(f"{API}/change-sets/{change_set['id']}/reassignments",
+                            json={"grid_code": merged, "officer_code": C}, headers={"If-Match": change_set["etag"]})
+        assert response.status_code == 200, response.text
+        change_set = response.json()
+        preview = api.get(f"{API}/change-sets/{change_set['id']}/preview").json()
+        officers = {row["grid_code"]: (row["before"], row["after"]) for row in preview["officers"]}
+        assert officers == {GRIDS[3]: (B, None), GRIDS[4]: (C, None), merged: (None, C)}
+        assert act(api, change_set, "apply").status_code == 200
+
+        point = dict(zip(("lon", "lat"), lattice(3.5, 0.5)))
+        then = api.get(f"{API}/locate", params={**point, "as_of": before_day.isoformat()}).json()
+        now = api.get(f"{API}/locate", params=point).json()
+    assert (then["grid"], then["micro_grid"], then["officer"]) == (GRIDS[4], GRIDS[4] + "01", C)
+    assert (now["grid"], now["officer"], now["village"]) == (merged, C, VILLAGES[2])
+    assert now["micro_grid"].startswith(merged)
+
+    with client(county, "admin") as api:
+        def grids_with_findings(since, until):
+            rows = api.get("/api/v1/kpis", params={"since": since.isoformat(), "until": until.isoformat(),
+                                                   "group_by": "grid"}).json()["rows"]
+            return {row["grid_code"]: row["registered"] for row in rows}
+        reported = datetime.fromisoformat(finding["received_at"])
+        just_before_apply = reported + timedelta(microseconds=1)  # ended before the merge: the old map
+        assert grids_with_findings(reported - timedelta(hours=1), just_before_apply) == {GRIDS[4]: 1}
+        assert grids_with_findings(reported - timedelta(hours=1), datetime.now(UTC) + timedelta(hours=1)) \
+            == {merged: 1}
+
+
+def test_two_planners_on_one_unit_one_gets_412_and_nothing_is_lost(county):
+    with client(county, "planner") as first, client(county, "admin") as second:
+        mine = split_micro(first)
+        theirs = draft(second, "Their split")
+        line = {"type": "LineString", "coordinates": [lattice(0.5, -0.3), lattice(0.5, 2.3)]}
+        theirs = edit(second, theirs, {"op": "split", "code": MICRO, "line": line}).json()
+        assert act(first, mine, "apply").status_code == 200
+        stale = act(second, theirs, "apply")
+        assert stale.status_code == 412, stale.text
+        assert stale.json()["description"].startswith(MICRO)
+        kept = second.get(f"{API}/change-sets/{theirs['id']}").json()
+        assert (kept["status"], len(kept["edits"]), kept["etag"]) == ("draft", 1, theirs["etag"])
+
+        # Two writes to one draft made against the same revision: the second is refused, the first stays.
+        shared = draft(first, "Shared draft")
+        one = edit(first, shared, {"op": "merge", "codes": [GRIDS[1], GRIDS[2]]})
+        two = edit(second, shared, {"op": "merge", "codes": [GRIDS[3], GRIDS[4]]})
+        missing = edit(second, shared, {"op": "merge", "codes": [GRIDS[3], GRIDS[4]]}, etag=None)
+        assert (one.status_code, two.status_code, missing.status_code) == (200, 412, 428)
+        assert [e["codes"] for e in first.get(f"{API}/change-sets/{shared['id']}").json()["edits"]] \
+            == [[GRIDS[1], GRIDS[2]]]
+
+
+@pytest.mark.parametrize(("body", "status", "unit", "words"), [
+    ({"op": "split", "code": MICRO, "line": {"type": "LineString", "coordinates": [lattice(2.2, 0.5),
+                                                                                  lattice(2.8, 0.5)]}},
+     422, MICRO, "does not cut"),
+    ({"op": "merge", "codes": [GRIDS[0] + "01", GRIDS[1] + "01"]}, 422, GRIDS[1] + "01", "parent"),
+    ({"op": "merge", "codes": [GRIDS[0], GRIDS[3]]}, 422, GRIDS[3], "parent"),
+    ({"op": "merge", "codes": [GRIDS[3] + "01", GRIDS[4] + "01"]}, 422, GRIDS[4] + "01", "parent"),
+    ({"op": "split", "code": "4309211002019999", "line": ACROSS}, 404, "4309211002019999", "no grid"),
+    ({"op": "split", "code": VILLAGES[0], "line": ACROSS}, 422, VILLAGES[0], "village"),
+    ({"op": "split", "code": MICRO, "line": {"type": "LineString", "coordinates": [lattice(-0.3, 0.002),
+                                                                                  lattice(1.3, 0.002)]}},
+     422, MICRO, "sliver"),
+])
+def test_bad_edits_are_refused_naming_the_unit_and_nothing_is_stored(county, body, status, unit, words):
+    with client(county, "planner") as api:
+        change_set = draft(api)
+        response = edit(api, change_set, body)
+        assert response.status_code == status, response.text
+        assert response.json()["description"].startswith(f"{unit}:")
+        assert words in response.json()["description"]
+        assert api.get(f"{API}/change-sets/{change_set['id']}").json()["edits"] == []
+
+
+def test_drafts_are_scoped_dated_and_reviewed(county):
+    with client(county, "planner") as api:
+        too_early = api.post(f"{API}/change-sets", json={"title": "Late", "effective_on": "2020-01-01"})
+        assert too_early.status_code == 400 and "days in the past" in too_early.json()["description"]
+        change_set = split_micro(api)
+        own_review = api.post(f"{API}/change-sets/{change_set['id']}/review", json={"approve": True},
+                              headers={"If-Match": change_set["etag"]})
+        assert own_review.status_code == 403
+    with client(county, "admin") as reviewer:
+        rejected = reviewer.post(f"{API}/change-sets/{change_set['id']}/review",
+                                 json={"approve": False, "note": "follow the road instead"},
+                                 headers={"If-Match": change_set["etag"]})
+        assert rejected.status_code == 200, rejected.text
+        refused = act(reviewer, rejected.json(), "apply")
+        assert refused.status_code == 409 and "follow the road" in refused.json()["description"]
+    with client(county, "town.supervisor") as other:
+        assert other.get(f"{API}/change-sets/{change_set['id']}").status_code == 404
+        assert other.post(f"{API}/change-sets", json={"title": "x"}).status_code == 403
+    with client(county, "w4309210001") as officer:
+        assert officer.get(f"{API}/change-sets").status_code == 403
