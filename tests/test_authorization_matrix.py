@@ -774,6 +774,105 @@ def supervisor_map_reroute_targets(client, actor, url):
         assert response.status_code == _finding_status(actor, key), (key, response.text)
 
 
+# --- planning: change sets and the map as of a date ----------------------------------------------------------
+# Two drafts made at the shell, one about each town. Write probes send a stale If-Match: a caller allowed
+# to write reaches the ETag check (412) and changes nothing; others stop at 403 (role) or 404 (place).
+
+PLANNING = "/api/v1/planning"
+PLANNING_READERS = {"planner", "admin", "supervisor"}
+PLANNING_WRITERS = {"planner", "admin"}
+_drafts: dict[str, dict[str, str]] = {}
+
+
+def _draft_ids(url: str) -> dict[str, str]:
+    if url not in _drafts:
+        from gridgov.planning import service as planning
+
+        with transaction(get_engine(url)) as session:
+            operator = cli_principal(session=session)
+            _drafts[url] = {town: planning.create(session=session, principal=operator, title=f"Draft {town}",
+                                                  scope_code=town).id for town in (OWN_TOWN, OTHER_TOWN)}
+    return _drafts[url]
+
+
+def _revisions(url: str) -> dict[str, int]:
+    from gridgov.planning.models import ChangeSet
+
+    with transaction(get_engine(url)) as session:
+        return dict(session.execute(select(ChangeSet.id, ChangeSet.revision)).all())
+
+
+def _expected(actor: Actor, roles: set[str], *, own: bool, allowed: int) -> int:
+    found = status_for(actor, roles, own=own)
+    return allowed if found == 200 else found
+
+
+def change_set_get(suffix: str = "") -> Probe:
+    def run(client, actor, url):
+        ids = _draft_ids(url)
+        for town, own in ((OWN_TOWN, True), (OTHER_TOWN, False)):
+            response = client.get(f"{PLANNING}/change-sets/{ids[town]}{suffix}")
+            assert response.status_code == status_for(actor, PLANNING_READERS, own=own), response.text
+
+    return run
+
+
+def change_set_list(client, actor, url):
+    ids = _draft_ids(url)
+    response = client.get(f"{PLANNING}/change-sets")
+    assert response.status_code == status_for(actor, PLANNING_READERS, own=True), response.text
+    if response.status_code == 200:
+        listed = {c["id"] for c in response.json()["change_sets"]}
+        assert ids[OWN_TOWN] in listed and (ids[OTHER_TOWN] in listed) == actor.county_wide
+
+
+def change_set_create(client, actor, url):
+    for town, own in ((OWN_TOWN, True), (OTHER_TOWN, False)):
+        before = len(_revisions(url))
+        response = client.post(f"{PLANNING}/change-sets", json={"title": f"by {actor.name}", "scope_code": town})
+        expected = _expected(actor, PLANNING_WRITERS, own=own, allowed=201)
+        assert response.status_code == expected, (actor.name, response.text)
+        assert len(_revisions(url)) == before + (expected == 201)
+
+
+def change_set_write(method: str, suffix: str, body: dict | None = None, *, allowed: int = 412) -> Probe:
+    """A write to each draft with a stale If-Match: 412 where allowed, nothing changed anywhere."""
+
+    def run(client, actor, url):
+        ids = _draft_ids(url)
+        before = _revisions(url)
+        for town, own in ((OWN_TOWN, True), (OTHER_TOWN, False)):
+            response = client.request(method, f"{PLANNING}/change-sets/{ids[town]}{suffix}", json=body,
+                                      headers={"If-Match": '"cs-stale-0"'})
+            assert response.status_code == _expected(actor, PLANNING_WRITERS, own=own, allowed=allowed), \
+                (actor.name, response.text)
+        assert _revisions(url) == before
+
+    return run
+
+
+def planning_unit(client, actor, url):
+    for code, own in ((actor.own_grid, True), (OTHER_GRID, False)):
+        response = client.get(f"{PLANNING}/units/{code}")
+        assert response.status_code == status_for(actor, PLANNING_READERS, own=own), response.text
+
+
+def planning_map(client, actor, url):
+    response = client.get(f"{PLANNING}/map?level=grid")
+    assert response.status_code == status_for(actor, PLANNING_READERS, own=True), response.text
+    if response.status_code == 200:
+        codes = {f["id"] for f in response.json()["features"]}
+        assert actor.own_grid in codes and (OTHER_GRID in codes) == actor.county_wide
+
+
+def planning_locate(client, actor, url):
+    for (lon, lat), own in ((actor.own_point, True), (lattice(3.5, 1.0), False)):
+        response = client.get(f"{PLANNING}/locate?lon={lon}&lat={lat}")
+        assert response.status_code == status_for(actor, PLANNING_READERS, own=own), response.text
+        if response.status_code == 404:
+            assert OTHER_GRID not in response.text and GRIDS[4] not in response.text
+
+
 RULES: dict[tuple[str, str], Probe] = {
     ("GET", "/openapi.json"): public("GET", "/openapi.json"),
     ("GET", "/docs"): public("GET", "/docs"),
@@ -806,6 +905,25 @@ RULES: dict[tuple[str, str], Probe] = {
         lambda code: f"/map/grids/{code}/panel.json", lambda a: a.own_grid, OTHER_GRID),
     ("GET", "/map/findings/{finding_id}/reroute-targets.json"): supervisor_map_reroute_targets,
     ("GET", "/planner"): planner_page,
+    ("POST", "/api/v1/planning/change-sets"): change_set_create,
+    ("GET", "/api/v1/planning/change-sets"): change_set_list,
+    ("GET", "/api/v1/planning/change-sets/{change_set_id}"): change_set_get(),
+    ("GET", "/api/v1/planning/change-sets/{change_set_id}/preview"): change_set_get("/preview"),
+    ("POST", "/api/v1/planning/change-sets/{change_set_id}/edits"): change_set_write(
+        "POST", "/edits", {"op": "merge", "codes": [GRIDS[1], GRIDS[2]]}),
+    ("DELETE", "/api/v1/planning/change-sets/{change_set_id}/edits/{index}"): change_set_write("DELETE", "/edits/0"),
+    ("POST", "/api/v1/planning/change-sets/{change_set_id}/reassignments"): change_set_write(
+        "POST", "/reassignments", {"grid_code": GRIDS[0], "officer_code": "W4309210001"}),
+    ("POST", "/api/v1/planning/change-sets/{change_set_id}/review"): change_set_write(
+        "POST", "/review", {"approve": True}),
+    ("POST", "/api/v1/planning/change-sets/{change_set_id}/apply"): change_set_write("POST", "/apply"),
+    ("POST", "/api/v1/planning/change-sets/{change_set_id}/discard"): change_set_write("POST", "/discard"),
+    # A draft cannot be reverted (409) whoever asks; only who may ask and where differs.
+    ("POST", "/api/v1/planning/change-sets/{change_set_id}/revert"): change_set_write(
+        "POST", "/revert", allowed=409),
+    ("GET", "/api/v1/planning/units/{code}"): planning_unit,
+    ("GET", "/api/v1/planning/map"): planning_map,
+    ("GET", "/api/v1/planning/locate"): planning_locate,
     ("GET", "/planner/grids.json"): planner_data,
     ("GET", "/field"): field_page,
     ("GET", "/field/sw.js"): public("GET", "/field/sw.js"),

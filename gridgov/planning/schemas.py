@@ -100,8 +100,8 @@ class Preview(BaseModel):
 
 class Located(BaseModel):
     as_of: date
-    micro_grid: str | None
-    grid: str | None
-    village: str | None
-    town: str | None
+    micro_grid: str
+    grid: str
+    village: str
+    town: str
     officer: str | None

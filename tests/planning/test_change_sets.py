@@ -18,10 +18,13 @@ from gridgov.config import county_today
 from gridgov.findings.models import Finding
 from gridgov.grids.models import Unit, UnitCode, UnitVersion
 from gridgov.main import create_app
+from gridgov.people import users
+from gridgov.people.demo import DEMO_PASSWORD
+from gridgov.people.principal import cli_principal
 from gridgov.storage.db import get_engine, transaction
 from tests.conftest import bearer
 from tests.databases import app_url
-from tests.factories_geo import COUNTY, GRIDS, VILLAGES, lattice
+from tests.factories_geo import COUNTY, GRIDS, TOWNS, VILLAGES, lattice
 from tests.findings.test_findings_api import copy_of, template  # noqa: F401 (the fixture)
 from tests.findings.test_workflow_api import report, take
 
@@ -235,3 +238,33 @@ def test_drafts_are_scoped_dated_and_reviewed(county):
         assert other.post(f"{API}/change-sets", json={"title": "x"}).status_code == 403
     with client(county, "w4309210001") as officer:
         assert officer.get(f"{API}/change-sets").status_code == 403
+
+
+def test_a_town_planner_applies_inside_the_town_only(county):
+    """On PostGIS this runs under row-level security: the new units and the relocated finding are written
+    for a planner whose jurisdiction lists only the town's units of before the change."""
+    with transaction(get_engine(county)) as session:
+        operator = cli_principal(session=session)
+        users.create_user(session=session, principal=operator, username="town.planner", display_name="Town planner",
+                          password=DEMO_PASSWORD)
+        users.grant_role(session=session, principal=operator, username="town.planner", role="planner",
+                         unit_code=TOWNS[0])
+    with client(county, "admin") as api:
+        finding = report(api, lattice(0.5, 0.5), "field_abandonment")
+    with client(county, "town.planner") as api:
+        change_set = draft(api)
+        assert change_set["scope_code"] == TOWNS[0]
+        other_town = edit(api, change_set, {"op": "merge", "codes": [GRIDS[3], GRIDS[4]]})
+        assert other_town.status_code == 404 and other_town.json()["description"].startswith(GRIDS[3])
+        change_set = edit(api, change_set, {"op": "split", "code": MICRO, "line": ACROSS}).json()
+        applied = act(api, change_set, "apply")
+        assert applied.status_code == 200, applied.text
+        micro_now = {f["id"] for f in api.get(f"{API}/map", params={"level": "micro_grid"}).json()["features"]}
+        yesterday = (county_today() - timedelta(days=1)).isoformat()
+        micro_then = {f["id"] for f in api.get(f"{API}/map", params={"level": "micro_grid", "as_of": yesterday})
+                      .json()["features"]}
+    assert {GRIDS[0] + "03", GRIDS[0] + "04"} <= micro_now and not any(c.startswith(TOWNS[1]) for c in micro_now)
+    assert MICRO in micro_then and not any(c.startswith(TOWNS[1]) for c in micro_then)  # retired, still seen
+    with transaction(get_engine(county)) as session:
+        assert session.get(Finding, (COUNTY, finding["id"])).micro_grid_code == GRIDS[0] + "03"
+        assert session.get(Unit, (COUNTY, GRIDS[0] + "04")) is not None

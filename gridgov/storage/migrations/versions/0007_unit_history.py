@@ -35,6 +35,15 @@ STARTED = ("coalesce((SELECT min(o.valid_from) FROM officer_assignments o "
            "WHERE o.county_code = unit_codes.county_code), CURRENT_DATE)")
 JURISDICTION = ("USING (gridgov_sees_unit(county_code, code)) "
                 "WITH CHECK (gridgov_sees_unit(county_code, code) OR gridgov_sees_unit(county_code, parent_code))")
+# Jurisdictions list live codes; a retired unit is seen by whoever sees its grid, village or town (a child's
+# code starts with its parent's: 9, 12 and 14 digits), as gridgov.planning.history.sees_historic does.
+SEES_HISTORIC = """
+CREATE FUNCTION gridgov_sees_historic(county text, code text) RETURNS boolean STABLE LANGUAGE sql AS
+  $$ SELECT gridgov_sees_unit(county, code) OR gridgov_sees_unit(county, left(code, 14))
+            OR gridgov_sees_unit(county, left(code, 12)) OR gridgov_sees_unit(county, left(code, 9)) $$;
+"""
+HISTORY = ("USING (gridgov_sees_historic(county_code, code)) "
+           "WITH CHECK (gridgov_sees_historic(county_code, code) OR gridgov_sees_unit(county_code, parent_code))")
 
 
 def _postgis() -> bool:
@@ -142,13 +151,18 @@ def upgrade() -> None:
     op.execute(f"CREATE VIEW unit_tree WITH (security_barrier) AS {TREE} WHERE county_code = gridgov_county()")
     op.execute(f"CREATE VIEW micro_grid_partition WITH (security_barrier) AS {PARTITION} "
                "AND county_code = gridgov_county()")
-    for table in ("units", "unit_versions"):
-        op.execute(f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY")
-        op.execute(f"CREATE POLICY jurisdiction_rows ON {table} {JURISDICTION}")
+    op.execute(SEES_HISTORIC)
+    op.execute("ALTER TABLE units ENABLE ROW LEVEL SECURITY")
+    op.execute(f"CREATE POLICY jurisdiction_rows ON units {JURISDICTION}")
+    op.execute("ALTER TABLE unit_versions ENABLE ROW LEVEL SECURITY")
+    op.execute(f"CREATE POLICY jurisdiction_rows ON unit_versions {HISTORY}")
+    op.execute("DROP POLICY jurisdiction_rows ON unit_codes")
+    op.execute(f"CREATE POLICY jurisdiction_rows ON unit_codes {HISTORY}")
     op.execute("ALTER TABLE change_sets ENABLE ROW LEVEL SECURITY")
     op.execute("CREATE POLICY jurisdiction_rows ON change_sets USING (gridgov_sees_unit(county_code, scope_code))")
     op.execute(f"GRANT SELECT, INSERT, UPDATE, DELETE ON units, unit_versions, change_sets TO {APP_ROLE}")
     op.execute(f"GRANT SELECT ON unit_tree, micro_grid_partition TO {APP_ROLE}")
+    op.execute(f"GRANT EXECUTE ON FUNCTION gridgov_sees_historic(text, text) TO {APP_ROLE}")
 
 
 def _audit_backfill() -> None:
