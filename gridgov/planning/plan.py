@@ -102,8 +102,23 @@ class Restore:
         return next((c for level in EDITED for c in self.units.get(level, {})), "-")
 
 
-def subject_of(edit: Edit | Restore) -> str:
+@dataclass(frozen=True)
+class Regroup:
+    """Redraw a village's grids as the given groups of its micro-grids (a balancing proposal's regrouping).
+
+    Each group becomes one grid: a group that is exactly a grid's micro-grids keeps that grid; any other gets
+    a new grid code under the village, and its micro-grids new codes under it. Every micro-grid of the
+    village must be in exactly one group, and each group must hang together by shared edges.
+    """
+
+    village: str
+    groups: tuple[tuple[str, ...], ...]
+
+
+def subject_of(edit: Edit | Restore | Regroup) -> str:
     """The unit an edit is about, named in its refusals."""
+    if isinstance(edit, Regroup):
+        return edit.village
     if isinstance(edit, Merge):
         return edit.codes[0] if edit.codes else "-"
     if isinstance(edit, MoveBoundary):
@@ -113,10 +128,12 @@ def subject_of(edit: Edit | Restore) -> str:
     return edit.code
 
 
-def apply_edit(plan: PlanMap, edit: Edit | Restore, rules: Rules = DEFAULT_RULES) -> PlanMap:
+def apply_edit(plan: PlanMap, edit: Edit | Restore | Regroup, rules: Rules = DEFAULT_RULES) -> PlanMap:
     """The map after one edit, with the levels kept consistent; an :class:`EditRefused` otherwise."""
     if isinstance(edit, Restore):
         return _restore(plan, edit, rules)
+    if isinstance(edit, Regroup):
+        return _regroup(plan, edit, rules)
     subject = subject_of(edit)
     level = plan.level_of(subject)
     if level not in EDITED:
@@ -239,7 +256,41 @@ def _restore(plan: PlanMap, edit: Restore, rules: Rules) -> PlanMap:
     return plan
 
 
-def edit_from_json(data: Mapping) -> Edit:
+def _regroup(plan: PlanMap, edit: Regroup, rules: Rules) -> PlanMap:
+    """New grids as unions of the groups' micro-grids, then the micro-grids re-nested under them."""
+    village = edit.village
+    if plan.level_of(village) != "village":
+        raise UnknownUnit(village, "no village on the map has this code")
+    grids = {c: u for c, u in plan.units["grid"].items() if u.parent == village}
+    micro = {c: u for c, u in plan.units["micro_grid"].items() if u.parent in grids}
+    listed = [c for group in edit.groups for c in group]
+    twice = sorted({c for c in listed if listed.count(c) > 1})
+    missing, foreign = sorted(set(micro) - set(listed)), sorted(set(listed) - set(micro))
+    if twice or missing or foreign or not all(edit.groups):
+        what = (f"{twice[0]} is in two groups" if twice else f"{missing[0]} is in no group" if missing
+                else f"{foreign[0]} is no micro-grid of it" if foreign else "a group is empty")
+        raise EditRefused(village, f"the groups must hold each of its micro-grids once: {what}")
+    members = {g: {c for c, u in micro.items() if u.parent == g} for g in grids}
+    kept = {g for g, codes in members.items() if set() != codes and any(set(group) == codes for group in edit.groups)}
+    fresh = [group for group in edit.groups if not any(set(group) == members[g] for g in kept)]
+    for group in fresh:
+        pieces = [micro[c].geometry for c in group]
+        merged = shapely.union_all(pieces)
+        if len(shapely.get_parts(merged)) > 1:
+            raise EditRefused(group[0], f"the group {', '.join(group)} does not hang together; a grid is one piece")
+    coverage = plan.coverage("grid")
+    codes = new_codes(village, coverage.used_codes, len(fresh))
+    add = {code: Unit(village, shapely.union_all([micro[c].geometry for c in group]))
+           for code, group in zip(codes, fresh)}
+    outcome = settle(coverage, rules, village, remove=[g for g in grids if g not in kept], add=add)
+    parents = {c: Unit(u.parent, outcome.coverage.parents[c]) for c, u in plan.units["village"].items()}
+    after = plan.with_level("grid", outcome.coverage.units, outcome.coverage.used_codes).with_level("village",
+                                                                                                    parents)
+    after, vertices = renest(plan, after, village, rules)
+    return _spread_up(after, shapely.union_all([outcome.new_vertices, vertices]), above="town")
+
+
+def edit_from_json(data: Mapping) -> Edit | Regroup:
     """The edit a planner posted (``op`` and its fields; lines as GeoJSON in EPSG:4490)."""
     op = data.get("op")
     try:
@@ -251,13 +302,17 @@ def edit_from_json(data: Mapping) -> Edit:
             return MoveBoundary(str(data["a"]), str(data["b"]), _line(data["line"]))
         if op == "reparent":
             return Reparent(str(data["code"]), str(data["new_parent"]))
+        if op == "regroup":
+            return Regroup(str(data["village"]), tuple(tuple(str(c) for c in group) for group in data["groups"]))
     except KeyError as missing:
         raise InvalidParameter(f"A {op} edit needs the field {missing}.") from None
-    raise InvalidParameter(f"Unknown edit {op!r}: use split, merge, move_boundary or reparent.")
+    raise InvalidParameter(f"Unknown edit {op!r}: use split, merge, move_boundary, reparent or regroup.")
 
 
-def edit_to_json(edit: Edit) -> dict:
+def edit_to_json(edit: Edit | Regroup) -> dict:
     """The JSON stored in the change set for an edit (the inverse of :func:`edit_from_json`)."""
+    if isinstance(edit, Regroup):
+        return {"op": "regroup", "village": edit.village, "groups": [list(group) for group in edit.groups]}
     if isinstance(edit, Split):
         return {"op": "split", "code": edit.code, "line": mapping(edit.line)}
     if isinstance(edit, Merge):

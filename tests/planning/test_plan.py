@@ -15,9 +15,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gridgov.planning.edits import EditRefused, Merge, Split, Unit, shares_edge
-from gridgov.planning.plan import EDITED, LEVELS, PlanMap, Restore, apply_edit, diff
+from gridgov.planning.plan import EDITED, LEVELS, PlanMap, Regroup, Restore, apply_edit, diff
 from gridgov.planning.topology import area_m2, check
-from tests.factories_geo import GRIDS, small_county_layers
+from tests.factories_geo import GRIDS, VILLAGES, lattice, small_county_layers
 from tests.planning.test_edits import AREA_RTOL, SAME_AREA_M2, across
 
 LAYER = {"county": "county", "town": "towns", "village": "villages", "grid": "grids", "micro_grid": "micro_grids"}
@@ -127,3 +127,41 @@ def test_points_computed_on_the_county_border_reach_the_towns_and_the_county():
         assert west in {tuple(p) for p in shapely.get_coordinates(after.units[level][code].geometry)}
         assert shapely.equals(after.units[level][code].geometry, start.units[level][code].geometry)
     assert np.isclose(areas(after)["county"], areas(start)["county"], rtol=AREA_RTOL)
+
+
+def test_a_regroup_redraws_a_village_s_grids_from_its_micro_grids():
+    start = small_county()
+    g3, g4 = GRIDS[3], GRIDS[4]  # village 3: g3 = micro-grids 01 (south) and 02 (north), g4 = micro-grid 01
+    after = apply_edit(start, Regroup(VILLAGES[2], ((g3 + "01",), (g3 + "02", g4 + "01"))))
+    changes = diff(start, after)
+    assert changes["grid"].retired == (g3, g4)
+    assert changes["grid"].created == (VILLAGES[2] + "03", VILLAGES[2] + "04")
+    assert after.units["grid"][VILLAGES[2] + "03"].geometry.equals(start.units["micro_grid"][g3 + "01"].geometry)
+    assert {after.units["micro_grid"][c].parent for c in changes["micro_grid"].created} == set(changes["grid"].created)
+    assert_sound(after, areas(start))
+    assert_same_map(apply_edit(after, restore_of(start, after)), start)
+    # A group that is exactly a grid's micro-grids keeps the grid, code and all.
+    same = apply_edit(start, Regroup(VILLAGES[2], ((g3 + "01", g3 + "02"), (g4 + "01",))))
+    assert not any(diff(start, same)[level] for level in LEVELS)
+
+
+@pytest.mark.parametrize(("groups", "words"), [
+    (((GRIDS[3] + "01",), (GRIDS[3] + "02",)), GRIDS[4] + "01 is in no group"),
+    (((GRIDS[3] + "01", GRIDS[3] + "02"), (GRIDS[3] + "02", GRIDS[4] + "01")), "is in two groups"),
+    (((GRIDS[3] + "01", GRIDS[0] + "01"), (GRIDS[3] + "02", GRIDS[4] + "01")), "is no micro-grid of it"),
+])
+def test_a_regroup_must_hold_each_micro_grid_once(groups, words):
+    with pytest.raises(EditRefused, match=f"^{VILLAGES[2]}: the groups must hold each of its micro-grids once: "
+                                          f".*{words}"):
+        apply_edit(small_county(), Regroup(VILLAGES[2], groups))
+
+
+def test_a_regroup_group_must_hang_together():
+    # Cut g4's micro-grid (x 3..4) at y = 2; g3's southern micro-grid (x 2..3, y 0..2) touches the northern
+    # piece at one point only, so the two cannot make one grid.
+    start = small_county()
+    cut = apply_edit(start, Split(GRIDS[4] + "01", shapely.LineString([lattice(2.9, 2), lattice(4.1, 2)])))
+    south, north = sorted((c for c in cut.units["micro_grid"] if c.startswith(GRIDS[4])),
+                          key=lambda c: cut.units["micro_grid"][c].geometry.centroid.y)
+    with pytest.raises(EditRefused, match="does not hang together"):
+        apply_edit(cut, Regroup(VILLAGES[2], ((GRIDS[3] + "01", north), (GRIDS[3] + "02", south))))
