@@ -21,6 +21,7 @@ from gridgov.config import REPO_ROOT, get_settings
 from gridgov.errors import GridGovError, InvalidParameter
 from gridgov.patrols.cli import patrols_app
 from gridgov.people.cli import users_app
+from gridgov.planning.cli import plan_app
 from gridgov.storage import walls
 from gridgov.storage.db import get_engine, owner_engine, refresh_statistics, session_factory, transaction
 from gridgov.storage.migrate import upgrade
@@ -29,6 +30,7 @@ app = typer.Typer(help="GridGov: grid governance for river, forest and field chi
 app.add_typer(users_app, name="users")
 app.add_typer(audit_app, name="audit")
 app.add_typer(patrols_app, name="patrols")
+app.add_typer(plan_app, name="plan")
 console = Console(stderr=True)
 
 DEMO_DATASET = REPO_ROOT / "geodata" / "nan_county" / "nan_county.gpkg"

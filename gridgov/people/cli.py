@@ -32,7 +32,7 @@ PasswordStdin = Annotated[
 ]
 
 
-def _run(action: Callable, done: str | None = None):
+def run_as_operator(action: Callable, done: str | None = None):
     """Run ``action(session, principal)`` in one transaction; print GridGov errors and exit 1."""
     try:
         with transaction() as session:
@@ -66,7 +66,7 @@ def list_users() -> None:
     table = Table(title="Users")
     for column in ("username", "display name", "person", "disabled", "grants"):
         table.add_column(column)
-    for row in _run(action):
+    for row in run_as_operator(action):
         table.add_row(*row)
     Console().print(table)
 
@@ -80,7 +80,7 @@ def create(
 ) -> None:
     """Create an account; grant it roles with `gridgov users grant`."""
     password = _password(password_stdin)
-    _run(lambda session, principal: users.create_user(
+    run_as_operator(lambda session, principal: users.create_user(
         session=session, principal=principal, username=username, display_name=display_name, password=password,
         person_code=person_code,
     ), f"created {username}")
@@ -89,14 +89,14 @@ def create(
 @users_app.command()
 def disable(username: UsernameArg) -> None:
     """Disable an account; its tokens stop working at once."""
-    _run(lambda session, principal: users.update_user(
+    run_as_operator(lambda session, principal: users.update_user(
         session=session, principal=principal, username=username, disabled=True), f"disabled {username}")
 
 
 @users_app.command()
 def enable(username: UsernameArg) -> None:
     """Enable a disabled account again."""
-    _run(lambda session, principal: users.update_user(
+    run_as_operator(lambda session, principal: users.update_user(
         session=session, principal=principal, username=username, disabled=False), f"enabled {username}")
 
 
@@ -104,14 +104,14 @@ def enable(username: UsernameArg) -> None:
 def set_password(username: UsernameArg, password_stdin: PasswordStdin = False) -> None:
     """Set a new password; the account's existing tokens stop working."""
     password = _password(password_stdin)
-    _run(lambda session, principal: users.update_user(
+    run_as_operator(lambda session, principal: users.update_user(
         session=session, principal=principal, username=username, password=password), f"password set for {username}")
 
 
 @users_app.command()
 def grant(username: UsernameArg, role: RoleArg, unit_code: UnitArg) -> None:
     """Give an account a staff role over a unit and everything inside it."""
-    _run(lambda session, principal: users.grant_role(
+    run_as_operator(lambda session, principal: users.grant_role(
         session=session, principal=principal, username=username, role=role.value, unit_code=unit_code,
     ), f"granted {role.value} on {unit_code} to {username}")
 
@@ -119,6 +119,6 @@ def grant(username: UsernameArg, role: RoleArg, unit_code: UnitArg) -> None:
 @users_app.command()
 def revoke(username: UsernameArg, role: RoleArg, unit_code: UnitArg) -> None:
     """Take a staff role over a unit away from an account."""
-    _run(lambda session, principal: users.revoke_role(
+    run_as_operator(lambda session, principal: users.revoke_role(
         session=session, principal=principal, username=username, role=role.value, unit_code=unit_code,
     ), f"revoked {role.value} on {unit_code} from {username}")

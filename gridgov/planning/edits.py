@@ -307,6 +307,7 @@ class Split(Edit):
         unit = coverage.unit(self.code)
         line = _snapped_split_line(self.code, self.line, unit.geometry, rules.snap_m, coverage.metric_epsg)
         pieces = np.array(list(split_by_line(unit.geometry, line).geoms), dtype=object)
+        pieces = _onto_vertices(pieces, unit.geometry, rules.snap_m, coverage.metric_epsg)
         if len(pieces) <= len(shapely.get_parts(unit.geometry)):
             raise LineDoesNotCross(self.code, "the line does not cut it in two; draw it across the whole "
                                    f"{coverage.singular}")
@@ -511,6 +512,31 @@ def _to_metric_xy(xy: np.ndarray, metric_epsg: int) -> np.ndarray:
 
 def _to_storage_xy(xy: np.ndarray, metric_epsg: int) -> np.ndarray:
     return np.column_stack(transformer(metric_epsg, STORAGE_EPSG).transform(xy[:, 0], xy[:, 1]))
+
+
+def _onto_vertices(pieces: np.ndarray, polygon, snap_m: float, metric_epsg: int) -> np.ndarray:
+    """Move each point the cut made within ``snap_m`` of one of the polygon's vertices onto that vertex.
+
+    A line drawn by hand (or reprojected) may cross an edge a few millimetres from a vertex that the
+    neighbour shares; the cut point would leave a needle edge no neighbour has. The pieces keep their shape
+    to within ``snap_m`` and share the vertex exactly.
+    """
+    vertices = shapely.get_coordinates(polygon)
+    made = np.unique(np.concatenate([shapely.get_coordinates(p) for p in pieces]), axis=0)
+    made = made[~(made[:, None, :] == vertices[None, :, :]).all(axis=2).any(axis=1)]
+    if len(made) == 0:
+        return pieces
+    gaps = np.hypot(*(_to_metric_xy(made, metric_epsg)[:, None, :]
+                      - _to_metric_xy(vertices, metric_epsg)[None, :, :]).transpose(2, 0, 1))
+    near = gaps.min(axis=1) <= snap_m
+    if not near.any():
+        return pieces
+    onto = {tuple(made[k]): vertices[np.argmin(gaps[k])] for k in np.flatnonzero(near)}
+
+    def move(xy: np.ndarray) -> np.ndarray:
+        return np.array([onto.get(tuple(p), p) for p in xy]).reshape(xy.shape)
+
+    return shapely.remove_repeated_points(shapely.transform(pieces, move), 0.0)
 
 
 def _line(subject: str, line) -> shapely.LineString:

@@ -13,9 +13,10 @@ from gridgov.config import county_today
 from gridgov.errors import NotFound
 from gridgov.people.auth import PrincipalDep, require
 from gridgov.people.models import Role
-from gridgov.planning import flows, history, service
+from gridgov.planning import flows, history, proposals, service
 from gridgov.planning.models import ChangeSet
 from gridgov.planning.schemas import (
+    BalanceIn,
     ChangeSetCreate,
     ChangeSetList,
     ChangeSetRead,
@@ -127,6 +128,13 @@ def revert(session: SessionDep, principal: PrincipalDep, change_set_id: IdPath,
            response: Response) -> ChangeSetRead:
     """A new draft undoing an applied change set (apply it to take effect)."""
     return _read(service.revert(session=session, principal=principal, change_set_id=change_set_id), response)
+
+
+@router.post("/balance", response_model=ChangeSetRead, status_code=status.HTTP_201_CREATED)
+def balance(session: SessionDep, principal: PrincipalDep, body: BalanceIn, response: Response) -> ChangeSetRead:
+    """A balancing proposal for your area (or ``scope_code``) as a draft change set; its spread before and
+    after is in ``result.proposal``. A whole county takes some seconds."""
+    return _read(proposals.propose(session=session, principal=principal, scope_code=body.scope_code), response)
 
 
 def _feature(row) -> dict:

@@ -50,6 +50,10 @@ class ChangeSetCreate(BaseModel):
     scope_code: Code | None = None
 
 
+class BalanceIn(BaseModel):
+    scope_code: Code | None = Field(default=None, description="A town or village; default your jurisdiction.")
+
+
 class Reassignment(BaseModel):
     grid_code: Code
     officer_code: Code

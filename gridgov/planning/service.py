@@ -42,7 +42,12 @@ def _require(principal: Principal, roles, what: str) -> None:
         raise Forbidden(f"Only a {' or '.join(roles)} may {what}.")
 
 
-def _scope_of(principal: Principal, scope_code: str | None) -> str:
+def require_planner(principal: Principal, what: str) -> None:
+    """403 unless the principal is a planner or an administrator."""
+    _require(principal, PLANNERS, what)
+
+
+def scope_of(principal: Principal, scope_code: str | None) -> str:
     """The unit a new draft is about: the one asked for, else the planner's whole jurisdiction."""
     scope = principal.jurisdiction
     if scope_code is not None:
@@ -66,7 +71,7 @@ def create(*, session: Session, principal: Principal, title: str, effective_on: 
     change_set = ChangeSet(
         county_code=principal.county_code, id=str(uuid.uuid4()), title=title.strip() or "Change set",
         status=ChangeSetStatus.DRAFT.value, effective_on=_effective(effective_on or today, today),
-        scope_code=_scope_of(principal, scope_code), author=principal.username, created_at=datetime.now(UTC),
+        scope_code=scope_of(principal, scope_code), author=principal.username, created_at=datetime.now(UTC),
         revision=1, edits=[], reassignments=[])
     session.add(change_set)
     session.flush()
@@ -187,20 +192,31 @@ def add_edit(*, session: Session, principal: Principal, change_set_id: str, if_m
              edit: dict) -> ChangeSet:
     """Append an edit after checking it on the live map plus the draft's earlier edits (422 naming the unit)."""
     change_set = _for_write(session, principal, change_set_id, if_match, "edit a change set")
-    step = replay(session=session, change_set=change_set)
-    result = apply_edit(step.after, edit_from_json(edit))
-    made = Replayed(step.after, result, diff(step.after, result))
-    _inside_scope(change_set, principal, made)
-    summary = {key: sorted(c for lv in EDITED for c in getattr(made.changes[lv], key))
-               for key in ("retired", "created")}
-    summary["reshaped"] = sorted(c for lv in EDITED for c in _reshaped(made, lv))
-    drawn_on = [c for c in (*summary["retired"], *summary["reshaped"]) if c not in step.changes["grid"].created
-                and c not in step.changes["micro_grid"].created]
-    base = history.current_versions(session=session, county_code=change_set.county_code, codes=drawn_on)
-    change_set.edits = [*change_set.edits, {**edit, **summary, "base": {c: v.version for c, v in base.items()}}]
+    record_edits(session=session, principal=principal, change_set=change_set, edits=[edit])
     _bump(change_set)
     _audit(session, principal, "edit", change_set, after={"edit": len(change_set.edits) - 1})
     return change_set
+
+
+def record_edits(*, session: Session, principal: Principal, change_set: ChangeSet, edits: list[dict]) -> PlanMap:
+    """Check each edit in turn on the draft's map and append it with what it retires, creates and reshapes,
+    and the versions of the units it was drawn on; returns the map after the last."""
+    step = replay(session=session, change_set=change_set)
+    plan, recorded = step.after, []
+    for edit in edits:
+        result = apply_edit(plan, edit_from_json(edit))
+        made = Replayed(plan, result, diff(plan, result))
+        _inside_scope(change_set, principal, made)
+        summary = {key: sorted(c for lv in EDITED for c in getattr(made.changes[lv], key))
+                   for key in ("retired", "created")}
+        summary["reshaped"] = sorted(c for lv in EDITED for c in _reshaped(made, lv))
+        drawn_on = [c for c in (*summary["retired"], *summary["reshaped"])
+                    if any(c in step.before.units[lv] for lv in EDITED)]
+        base = history.current_versions(session=session, county_code=change_set.county_code, codes=drawn_on)
+        recorded.append({**edit, **summary, "base": {c: v.version for c, v in base.items()}})
+        plan = result
+    change_set.edits = [*change_set.edits, *recorded]
+    return plan
 
 
 def remove_edit(*, session: Session, principal: Principal, change_set_id: str, if_match: str | None,
@@ -354,6 +370,7 @@ def apply(*, session: Session, principal: Principal, change_set_id: str, if_matc
     change_set.status = ChangeSetStatus.APPLIED.value
     change_set.applied_at, change_set.applied_by = now, principal.username
     change_set.result = {
+        **(change_set.result or {}),  # a balancing proposal's figures stay with it
         "levels": {lv: {"retired": list(step.changes[lv].retired), "created": list(step.changes[lv].created),
                         "reshaped": list(step.changes[lv].reshaped)} for lv in LEVELS if step.changes[lv]},
         "versions": dict(written.versions), "findings": consequences["findings"],

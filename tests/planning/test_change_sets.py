@@ -21,6 +21,7 @@ from gridgov.main import create_app
 from gridgov.people import users
 from gridgov.people.demo import DEMO_PASSWORD
 from gridgov.people.principal import cli_principal
+from gridgov.planning import flows
 from gridgov.storage.db import get_engine, transaction
 from tests.conftest import bearer
 from tests.databases import app_url
@@ -268,3 +269,25 @@ def test_a_town_planner_applies_inside_the_town_only(county):
     with transaction(get_engine(county)) as session:
         assert session.get(Finding, (COUNTY, finding["id"])).micro_grid_code == GRIDS[0] + "03"
         assert session.get(Unit, (COUNTY, GRIDS[0] + "04")) is not None
+
+
+def test_a_balancing_proposal_is_a_draft_that_gives_each_officer_one_grid(county):
+    with client(county, "planner") as api:
+        response = api.post(f"{API}/balance", json={})
+        assert response.status_code == 201, response.text
+        proposal = response.json()
+        figures = proposal["result"]["proposal"]
+        assert figures["contiguous"] and figures["officers"] == 3
+        # Three officers for three villages leave no choice here; the spread is reported, whatever it is, and no
+        # proposal keeping grids in their villages goes under the bound.
+        assert figures["after_max_mean"] >= figures["bound_max_mean"] - 1e-9 and figures["before_max_mean"] > 1
+        # Three officers, three villages: each village becomes one grid (village 1 already is one).
+        assert [e["op"] for e in proposal["edits"]] == ["regroup", "regroup"]
+        applied = act(api, proposal, "apply")
+        assert applied.status_code == 200, applied.text
+        grids = api.get(f"{API}/map", params={"level": "grid"}).json()["features"]
+    assert len(grids) == 3 and {g["properties"]["parent_code"] for g in grids} == set(VILLAGES)
+    with transaction(get_engine(county)) as session:
+        held = flows.officers_in_force(session=session, county_code=COUNTY, grid_codes=[g["id"] for g in grids],
+                                       on=county_today())
+    assert sorted(held.values()) == [A, B, C]  # one person, one grid

@@ -163,6 +163,19 @@ def test_a_line_ending_just_inside_is_extended_and_an_end_near_a_vertex_is_snapp
     assert_sound(result.coverage, total_area(village))
 
 
+def test_a_line_crossing_an_edge_millimetres_from_a_vertex_cuts_through_the_vertex(village):
+    code = micro(LEFT, 0, 1)  # cell (0, 1): its north-east corner node(1, 2) is shared with three neighbours
+    west = shapely.line_interpolate_point(shapely.LineString([node(0, 1), node(0, 2)]), 0.5, normalized=True)
+    ne = node(1, 2)
+    aim = np.array([ne[0], ne[1] - 1e-8])  # 1 mm south of the corner
+    start = np.array([west.x - 1e-4, west.y])
+    end = aim + (aim - start) * 0.2  # on past the east edge
+    result = Split(code, shapely.LineString([start, end])).outcome(village)
+    for piece in (result.coverage.units[c].geometry for c in result.created):
+        assert ne in set(map(tuple, shapely.get_coordinates(piece)))  # the corner itself, no needle beside it
+    assert_sound(result.coverage, total_area(village))
+
+
 def test_a_split_of_a_grid_under_its_village(tmp_path):
     layers = small_county_layers()
     grids = Coverage.from_frames("grids", layers["grids"], layers["villages"])
