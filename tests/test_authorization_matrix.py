@@ -851,6 +851,16 @@ def change_set_write(method: str, suffix: str, body: dict | None = None, *, allo
     return run
 
 
+def balance_proposal(client, actor, url):
+    """A proposal is a new draft: for the caller's own town where they plan, never for another's."""
+    for town, own in ((OWN_TOWN, True), (OTHER_TOWN, False)):
+        before = len(_revisions(url))
+        response = client.post(f"{PLANNING}/balance", json={"scope_code": town})
+        expected = _expected(actor, PLANNING_WRITERS, own=own, allowed=201)
+        assert response.status_code == expected, (actor.name, response.text)
+        assert len(_revisions(url)) == before + (expected == 201)
+
+
 def planning_unit(client, actor, url):
     for code, own in ((actor.own_grid, True), (OTHER_GRID, False)):
         response = client.get(f"{PLANNING}/units/{code}")
@@ -921,6 +931,7 @@ RULES: dict[tuple[str, str], Probe] = {
     # A draft cannot be reverted (409) whoever asks; only who may ask and where differs.
     ("POST", "/api/v1/planning/change-sets/{change_set_id}/revert"): change_set_write(
         "POST", "/revert", allowed=409),
+    ("POST", "/api/v1/planning/balance"): balance_proposal,
     ("GET", "/api/v1/planning/units/{code}"): planning_unit,
     ("GET", "/api/v1/planning/map"): planning_map,
     ("GET", "/api/v1/planning/locate"): planning_locate,
