@@ -30,7 +30,7 @@ def load_plan(*, session: Session, county_code: str) -> PlanMap:
                            .where(Unit.county_code == county_code)).all()
     units: dict[str, dict[str, PlanUnit]] = {level: {} for level in LEVELS}
     for level, code, parent, geom in rows:
-        units[level][code] = PlanUnit(parent, _single(geom))
+        units[level][code] = PlanUnit(parent, as_polygon(geom))
     used: dict[str, set[str]] = {"grid": set(), "micro_grid": set()}
     for level, code in session.execute(select(UnitCode.level, UnitCode.code).where(
             UnitCode.county_code == county_code, UnitCode.level.in_(list(used)))):
@@ -101,7 +101,7 @@ def write_change(*, session: Session, county_code: str, after: PlanMap, changes:
         for code in (*change.created, *change.reshaped):
             unit = after.units[level][code]
             version = last.get(code, 0) + 1
-            row = _geometry_row(unit.geometry, after.metric_epsg)
+            row = geometry_row(unit.geometry, after.metric_epsg)
             name = names.get(code) or (current[code].name if code in current else code)
             if code in change.created:
                 _issue(session, county_code, code, level, unit.parent, effective_on, change_set_id,
@@ -136,14 +136,14 @@ def _end_versions(session: Session, county_code: str, codes: list[str], effectiv
                                               UnitVersion.valid_to.is_(None)).values(valid_to=effective_on))
 
 
-def _geometry_row(geometry, metric_epsg: int) -> dict:
+def geometry_row(geometry, metric_epsg: int) -> dict:
     multi = geometry if geometry.geom_type == "MultiPolygon" else shapely.MultiPolygon([geometry])
     x0, y0, x1, y1 = multi.bounds
     return {"geom": multi, "area_m2": float(shapely.area(to_metric(multi, metric_epsg))),
             "min_x": x0, "min_y": y0, "max_x": x1, "max_y": y1}
 
 
-def _single(geometry):
+def as_polygon(geometry):
     """Edits work on polygons; a stored one-part MultiPolygon is that polygon."""
     parts = shapely.get_parts(geometry)
     return parts[0] if len(parts) == 1 else geometry

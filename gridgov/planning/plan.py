@@ -91,6 +91,28 @@ class Change:
         return bool(self.retired or self.created or self.reshaped)
 
 
+@dataclass(frozen=True, eq=False)
+class Drafted:
+    """A map before and after a draft (or one edit), and the change per level."""
+
+    before: PlanMap
+    after: PlanMap
+    changes: Mapping[str, Change]
+
+    @classmethod
+    def between(cls, before: PlanMap, after: PlanMap) -> Drafted:
+        return cls(before, after, diff(before, after))
+
+    def shape_kept(self, level: str, code: str) -> bool:
+        """Whether a unit kept its shape (it may have gained a vertex where a neighbour was cut)."""
+        old, new = self.before.units[level].get(code), self.after.units[level].get(code)
+        return old is not None and new is not None and bool(shapely.equals(old.geometry, new.geometry))
+
+    def reshaped(self, level: str) -> list[str]:
+        """The codes kept whose shape changes (not those that only gained a vertex on a shared edge)."""
+        return [c for c in self.changes[level].reshaped if not self.shape_kept(level, c)]
+
+
 @dataclass(frozen=True)
 class Restore:
     """Put units back as they were (a revert): ``units`` maps level → code → Unit, or None to retire it."""

@@ -98,7 +98,9 @@ class Preview(BaseModel):
     reshaped: list[str]
     findings: list[dict]
     officers: list[dict]
-    workload: list[dict]
+    chiefs: list[dict]
+    patrols: list[dict]
+    workload: list[dict] = Field(description="Hours per month per grid before and after (ground and patrol rule).")
     stale: list[str] = Field(description="Units changed by another change set since an edit was drawn on them.")
 
 

@@ -9,11 +9,8 @@ unit, and nothing is applied. Every write to a draft names the revision it was m
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
-import shapely
-from shapely.geometry import mapping
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -24,9 +21,10 @@ from gridgov.grids.scope import Jurisdiction
 from gridgov.people.models import Person, Role
 from gridgov.people.principal import Principal
 from gridgov.planning import flows, history
+from gridgov.planning.consequences import consequences
 from gridgov.planning.edits import Unit as PlanUnit
 from gridgov.planning.models import ChangeSet, ChangeSetStatus
-from gridgov.planning.plan import EDITED, LEVELS, PlanMap, Restore, apply_edit, diff, edit_from_json
+from gridgov.planning.plan import EDITED, LEVELS, Drafted, PlanMap, Restore, apply_edit, edit_from_json
 from gridgov.storage import memo, walls
 
 PLANNERS = (Role.PLANNER, Role.ADMIN)
@@ -132,22 +130,13 @@ def _bump(change_set: ChangeSet) -> None:
     change_set.revision += 1
 
 
-@dataclass(frozen=True)
-class Replayed:
-    """A draft on today's map: the map before and after, and the change per level."""
-
-    before: PlanMap
-    after: PlanMap
-    changes: dict
-
-
-def replay(*, session: Session, change_set: ChangeSet, extra: dict | None = None) -> Replayed:
-    """The draft's edits (and ``extra``, a new one) applied in order on the live map, each checked."""
+def replay(*, session: Session, change_set: ChangeSet) -> Drafted:
+    """The draft's edits applied in order on the live map, each checked."""
     before = history.load_plan(session=session, county_code=change_set.county_code)
     after = before
-    for stored in [*change_set.edits, *([extra] if extra else [])]:
+    for stored in change_set.edits:
         after = apply_edit(after, _edit(session, change_set.county_code, stored))
-    return Replayed(before, after, diff(before, after))
+    return Drafted.between(before, after)
 
 
 def _edit(session: Session, county_code: str, stored: dict):
@@ -159,16 +148,16 @@ def _edit(session: Session, county_code: str, stored: dict):
     for code, version in stored["versions"].items():
         level = stored["levels"][code]
         row = rows.get((code, version))
-        units[level][code] = None if row is None else PlanUnit(row.parent_code, history._single(row.geom))
+        units[level][code] = None if row is None else PlanUnit(row.parent_code, history.as_polygon(row.geom))
     return Restore(units)
 
 
-def _inside_scope(change_set: ChangeSet, principal: Principal, step: Replayed) -> None:
+def _inside_scope(change_set: ChangeSet, principal: Principal, step: Drafted) -> None:
     """Every unit the draft retires, creates or reshapes lies in its scope and the planner's jurisdiction
     (a new unit by its parent); neighbours that only gained a shared vertex are not the planner's change."""
     for level in EDITED:
         change = step.changes[level]
-        for code in (*change.retired, *change.created, *_reshaped(step, level)):
+        for code in (*change.retired, *change.created, *step.reshaped(level)):
             existing = code in step.before.units[level]
             seen = principal.jurisdiction.sees_unit(code) if existing else (
                 principal.jurisdiction.sees_unit(step.after.units[level][code].parent)
@@ -176,16 +165,6 @@ def _inside_scope(change_set: ChangeSet, principal: Principal, step: Replayed) -
             if not code.startswith(change_set.scope_code) or not seen:
                 raise NotFound(f"{code}: not in your jurisdiction or in this change set's area "
                                f"({change_set.scope_code}).")
-
-
-def _reshaped(step: Replayed, level: str) -> list[str]:
-    """The codes kept whose shape changes (not those that only gained a vertex on a shared edge)."""
-    return [c for c in step.changes[level].reshaped if not _shape_kept(step, level, c)]
-
-
-def _shape_kept(replayed: Replayed, level: str, code: str) -> bool:
-    old, new = replayed.before.units[level].get(code), replayed.after.units[level].get(code)
-    return old is not None and new is not None and bool(shapely.equals(old.geometry, new.geometry))
 
 
 def add_edit(*, session: Session, principal: Principal, change_set_id: str, if_match: str | None,
@@ -205,11 +184,11 @@ def record_edits(*, session: Session, principal: Principal, change_set: ChangeSe
     plan, recorded = step.after, []
     for edit in edits:
         result = apply_edit(plan, edit_from_json(edit))
-        made = Replayed(plan, result, diff(plan, result))
+        made = Drafted.between(plan, result)
         _inside_scope(change_set, principal, made)
         summary = {key: sorted(c for lv in EDITED for c in getattr(made.changes[lv], key))
                    for key in ("retired", "created")}
-        summary["reshaped"] = sorted(c for lv in EDITED for c in _reshaped(made, lv))
+        summary["reshaped"] = sorted(c for lv in EDITED for c in made.reshaped(lv))
         drawn_on = [c for c in (*summary["retired"], *summary["reshaped"])
                     if any(c in step.before.units[lv] for lv in EDITED)]
         base = history.current_versions(session=session, county_code=change_set.county_code, codes=drawn_on)
@@ -281,55 +260,8 @@ def preview(*, session: Session, principal: Principal, change_set_id: str) -> di
     """The draft's before/after units and what moves: open findings, officers, chiefs, patrols, workload."""
     change_set = get(session=session, principal=principal, change_set_id=change_set_id)
     step = replay(session=session, change_set=change_set)
-    return {"change_set": change_set, **_consequences(session, change_set, step), "stale": _stale_bases(session,
-                                                                                                       change_set)}
-
-
-def _consequences(session: Session, change_set: ChangeSet, step: Replayed) -> dict:
-    grids, micro = step.changes["grid"], step.changes["micro_grid"]
-    reshaped = {lv: _reshaped(step, lv) for lv in EDITED}
-    officers = flows.officers_in_force(session=session, county_code=change_set.county_code,
-                                       grid_codes=[*grids.retired, *(r["grid_code"] for r in change_set.reassignments)],
-                                       on=change_set.effective_on)
-    return {
-        "before": _features(step.before, {lv: [*step.changes[lv].retired, *reshaped[lv]] for lv in EDITED}),
-        "after": _features(step.after, {lv: [*step.changes[lv].created, *reshaped[lv]] for lv in EDITED},
-                           created={*grids.created, *micro.created}),
-        "retired": [*grids.retired, *micro.retired], "created": [*grids.created, *micro.created],
-        "reshaped": [*reshaped["grid"], *reshaped["micro_grid"]],
-        "findings": flows.finding_moves(session=session, county_code=change_set.county_code,
-                                        retired_micro_grids=micro.retired, after=step.after),
-        "officers": flows.officer_plan(before=step.before, after=step.after, retired=list(grids.retired),
-                                       created=list(grids.created), officers=officers,
-                                       reassignments={r["grid_code"]: r["officer_code"]
-                                                      for r in change_set.reassignments}),
-        "workload": _workload(step, [*grids.retired, *reshaped["grid"]], [*grids.created, *reshaped["grid"]]),
-    }
-
-
-def _features(plan: PlanMap, codes: dict, created=frozenset()) -> dict:
-    features = []
-    for level, listed_codes in codes.items():
-        for code in listed_codes:
-            unit = plan.units[level][code]
-            features.append({"type": "Feature", "id": code, "geometry": mapping(unit.geometry), "properties": {
-                "code": code, "level": level, "parent_code": unit.parent,
-                "area_m2": round(float(history._geometry_row(unit.geometry, plan.metric_epsg)["area_m2"]), 1),
-                "status": "new" if code in created else "reshaped"}})
-    return {"type": "FeatureCollection", "features": features}
-
-
-def _workload(step: Replayed, before_codes: list[str], after_codes: list[str]) -> list[dict]:
-    """Area per grid before and after (the planner's first measure of workload; the full index is on /planner)."""
-    rows = [{"grid_code": c, "before_km2": _km2(step.before, c), "after_km2": None} for c in before_codes
-            if c not in after_codes]
-    rows += [{"grid_code": c, "before_km2": _km2(step.before, c) if c in step.before.units["grid"] else None,
-              "after_km2": _km2(step.after, c)} for c in after_codes]
-    return rows
-
-
-def _km2(plan: PlanMap, code: str) -> float:
-    return round(history._geometry_row(plan.units["grid"][code].geometry, plan.metric_epsg)["area_m2"] / 1e6, 4)
+    found = consequences(session=session, change_set=change_set, step=step)
+    return {"change_set": change_set, **found, "stale": _stale_bases(session, change_set)}
 
 
 def apply(*, session: Session, principal: Principal, change_set_id: str, if_match: str | None) -> ChangeSet:
@@ -354,7 +286,7 @@ def apply(*, session: Session, principal: Principal, change_set_id: str, if_matc
                                  details=[{"code": c} for c in stale])
     step = replay(session=session, change_set=change_set)
     _inside_scope(change_set, principal, step)
-    consequences = _consequences(session, change_set, step)
+    moving = consequences(session=session, change_set=change_set, step=step)
     # The service has checked the planner's jurisdiction; neighbours outside it that only gain a shared vertex,
     # and the new units themselves, must be writable and readable for the rest of this transaction.
     walls.for_jurisdiction(session, county_code=principal.county_code, username=principal.username,
@@ -363,9 +295,9 @@ def apply(*, session: Session, principal: Principal, change_set_id: str, if_matc
                                    changes=step.changes, names={}, effective_on=change_set.effective_on,
                                    change_set_id=change_set.id)
     now = datetime.now(UTC)
-    flows.relocate(session=session, county_code=change_set.county_code, moves=consequences["findings"],
+    flows.relocate(session=session, county_code=change_set.county_code, moves=moving["findings"],
                    change_set_id=change_set.id, actor=principal.username, now=now)
-    flows.hand_over(session=session, county_code=change_set.county_code, rows=consequences["officers"],
+    flows.hand_over(session=session, county_code=change_set.county_code, rows=moving["officers"],
                     effective_on=change_set.effective_on)
     change_set.status = ChangeSetStatus.APPLIED.value
     change_set.applied_at, change_set.applied_by = now, principal.username
@@ -373,8 +305,8 @@ def apply(*, session: Session, principal: Principal, change_set_id: str, if_matc
         **(change_set.result or {}),  # a balancing proposal's figures stay with it
         "levels": {lv: {"retired": list(step.changes[lv].retired), "created": list(step.changes[lv].created),
                         "reshaped": list(step.changes[lv].reshaped)} for lv in LEVELS if step.changes[lv]},
-        "versions": dict(written.versions), "findings": consequences["findings"],
-        "officers": consequences["officers"],
+        "versions": dict(written.versions), "findings": moving["findings"],
+        "officers": moving["officers"],
     }
     if change_set.reverts:
         reverted = session.get(ChangeSet, (change_set.county_code, change_set.reverts))

@@ -22,6 +22,7 @@ from gridgov.people import users
 from gridgov.people.demo import DEMO_PASSWORD
 from gridgov.people.principal import cli_principal
 from gridgov.planning import flows
+from gridgov.planning.hours import DEFAULT_RATES
 from gridgov.storage.db import get_engine, transaction
 from tests.conftest import bearer
 from tests.databases import app_url
@@ -152,6 +153,12 @@ def test_a_point_s_unit_officer_and_kpis_before_and_after_a_merge(county):
         preview = api.get(f"{API}/change-sets/{change_set['id']}/preview").json()
         officers = {row["grid_code"]: (row["before"], row["after"]) for row in preview["officers"]}
         assert officers == {GRIDS[3]: (B, None), GRIDS[4]: (C, None), merged: (None, C)}
+        assert [(c["unit_code"], c["domain"]) for c in preview["chiefs"]] == [(COUNTY, "river")]
+        assert {p["grid_code"] for p in preview["patrols"]} == {GRIDS[3], GRIDS[4]}
+        hours = {row["grid_code"]: (row["before_hours"], row["after_hours"]) for row in preview["workload"]}
+        # The same ground, one patrol rule instead of two: the merged grid's hours are the sum less one rule.
+        assert hours[merged][1] == pytest.approx(hours[GRIDS[3]][0] + hours[GRIDS[4]][0] - DEFAULT_RATES.grid_hours,
+                                                 abs=0.02)
         assert act(api, change_set, "apply").status_code == 200
 
         point = dict(zip(("lon", "lat"), lattice(3.5, 0.5)))
