@@ -93,14 +93,12 @@ class UnitCode(Base):
     )
 
 
-class UnitVersion(Base):
-    """One shape a unit code had over ``[valid_from, valid_to)`` (``valid_to`` None: the current one)."""
-
-    __tablename__ = "unit_versions"
+class UnitShape:
+    """The columns a unit and each of its versions have: where it sits in the tree, its shape and its
+    bounding box (so that bbox filters use a B-tree index on SQLite as well)."""
 
     county_code: Mapped[str] = mapped_column(String(12), primary_key=True)
     code: Mapped[str] = mapped_column(String(32), primary_key=True)
-    version: Mapped[int] = mapped_column(Integer, primary_key=True)
     level: Mapped[str] = mapped_column(String(16))
     name: Mapped[str] = mapped_column(String(200))
     parent_code: Mapped[str | None] = mapped_column(String(32))
@@ -110,6 +108,14 @@ class UnitVersion(Base):
     min_y: Mapped[float] = mapped_column(Float)
     max_x: Mapped[float] = mapped_column(Float)
     max_y: Mapped[float] = mapped_column(Float)
+
+
+class UnitVersion(UnitShape, Base):
+    """One shape a unit code had over ``[valid_from, valid_to)`` (``valid_to`` None: the current one)."""
+
+    __tablename__ = "unit_versions"
+
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
     valid_from: Mapped[date] = mapped_column(Date)
     valid_to: Mapped[date | None] = mapped_column(Date)
     change_set_id: Mapped[str | None] = mapped_column(String(36))  # None: imported
@@ -121,7 +127,7 @@ class UnitVersion(Base):
     )
 
 
-class Unit(Base):
+class Unit(UnitShape, Base):
     """A unit of the live map: the county itself, a town, village, grid or micro-grid.
 
     One row per code in force today (its current ``unit_versions`` row, denormalised for the many
@@ -130,18 +136,6 @@ class Unit(Base):
 
     __tablename__ = "units"
 
-    county_code: Mapped[str] = mapped_column(String(12), primary_key=True)
-    code: Mapped[str] = mapped_column(String(32), primary_key=True)
-    level: Mapped[str] = mapped_column(String(16))
-    name: Mapped[str] = mapped_column(String(200))
-    parent_code: Mapped[str | None] = mapped_column(String(32))
-    geom = mapped_column(GeometryColumn("MULTIPOLYGON"), nullable=False)
-    area_m2: Mapped[float] = mapped_column(Float)
-    # Bounding box, so that bbox filters use a B-tree index on SQLite as well.
-    min_x: Mapped[float] = mapped_column(Float)
-    min_y: Mapped[float] = mapped_column(Float)
-    max_x: Mapped[float] = mapped_column(Float)
-    max_y: Mapped[float] = mapped_column(Float)
     synthetic: Mapped[bool] = mapped_column(Boolean, default=False)
 
     __table_args__ = (

@@ -8,11 +8,9 @@ from typer.testing import CliRunner
 
 from gridgov.audit.models import AuditRecord
 from gridgov.cli import app
-from gridgov.config import get_settings
 from gridgov.geo.crs import transformer
 from gridgov.patrols.models import Patrol
 from gridgov.storage.db import get_engine, transaction
-from tests.conftest import import_dataset
 from tests.factories_geo import GRIDS, lattice
 
 runner = CliRunner()
@@ -26,16 +24,6 @@ def gpx(points: list[tuple[float, float]]) -> str:
     return GPX.format(points="".join(
         f'<trkpt lat="{lat}" lon="{lon}"><time>2026-03-02T01:{m:02d}:00Z</time></trkpt>'
         for (lon, lat), m in zip(points, minutes, strict=True)))
-
-
-@pytest.fixture
-def county(empty_db, small_county_gpkg, monkeypatch) -> str:
-    import_dataset(empty_db, small_county_gpkg)
-    monkeypatch.setenv("GRIDGOV_DATABASE_URL", empty_db)
-    monkeypatch.setenv("LOGNAME", "ops")
-    get_settings.cache_clear()
-    yield empty_db
-    get_settings.cache_clear()
 
 
 def stored(url: str) -> list[Patrol]:

@@ -4,31 +4,18 @@ reverted from the shell, with errors that say what is wrong."""
 from __future__ import annotations
 
 import geopandas as gpd
-import pytest
 import shapely
 from sqlalchemy import select
 from typer.testing import CliRunner
 
 from gridgov.cli import app
-from gridgov.config import get_settings
 from gridgov.grids.models import Unit
 from gridgov.planning.models import ChangeSet
 from gridgov.storage.db import get_engine, transaction
-from tests.conftest import import_dataset
 from tests.factories_geo import GRIDS, lattice
 
 runner = CliRunner()
 MICRO = GRIDS[0] + "01"  # x 0..1, y 0..2 of the small county's lattice
-
-
-@pytest.fixture
-def county(empty_db, small_county_gpkg, monkeypatch) -> str:
-    import_dataset(empty_db, small_county_gpkg)
-    monkeypatch.setenv("GRIDGOV_DATABASE_URL", empty_db)
-    monkeypatch.setenv("LOGNAME", "ops")
-    get_settings.cache_clear()
-    yield empty_db
-    get_settings.cache_clear()
 
 
 def plan(*args: str):
