@@ -281,6 +281,9 @@ def tick() -> None:
     console.print(f"escalated {len(report.escalated)}" + (f" ({levels}{' …' if len(report.escalated) > 10 else ''})"
                                                           if levels else ""))
     console.print(f"notifications: {report.delivery}")
+    console.print(f"change sets applied on their day: {len(report.planned.applied)}")
+    for change_set_id, reason in report.planned.back_to_draft.items():
+        console.print(f"  change set {change_set_id} went back to draft: {reason}")
 
 
 @app.command()

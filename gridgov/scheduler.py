@@ -1,4 +1,5 @@
-"""The clock of the workflow: escalate overdue findings, then deliver the notifications that are due.
+"""The clock: apply the change sets whose day has come, escalate overdue findings, then deliver the
+notifications that are due.
 
 The app runs it every ``GRIDGOV_SCHEDULER_SECONDS`` (each worker process does; escalation and delivery
 are safe to run concurrently), and ``gridgov tick`` runs it once, e.g. from cron with the in-app
@@ -17,6 +18,7 @@ from fastapi.concurrency import run_in_threadpool
 from gridgov.findings.escalation import Escalated, tick
 from gridgov.notifications.adapters import Adapter, adapters_from_settings
 from gridgov.notifications.delivery import DeliveryReport, deliver_due
+from gridgov.planning.applying import DueReport, apply_due
 from gridgov.storage.db import owner_engine, transaction
 
 log = logging.getLogger(__name__)
@@ -26,6 +28,7 @@ log = logging.getLogger(__name__)
 class TickReport:
     escalated: list[Escalated]
     delivery: DeliveryReport
+    planned: DueReport
 
 
 def run_once(*, now: datetime | None = None, adapters: dict[str, Adapter] | None = None) -> TickReport:
@@ -33,9 +36,11 @@ def run_once(*, now: datetime | None = None, adapters: dict[str, Adapter] | None
     now = now or datetime.now(UTC)
     engine = owner_engine()
     with transaction(engine) as session:
+        planned = apply_due(session=session)
+    with transaction(engine) as session:
         escalated = tick(session=session, now=now)
     delivery = deliver_due(engine=engine, adapters=adapters or adapters_from_settings(), now=now)
-    return TickReport(escalated=escalated, delivery=delivery)
+    return TickReport(escalated=escalated, delivery=delivery, planned=planned)
 
 
 async def run_forever(seconds: float) -> None:
@@ -45,8 +50,11 @@ async def run_forever(seconds: float) -> None:
     while True:
         try:
             report = await run_in_threadpool(run_once, adapters=adapters)
-            if report.escalated or report.delivery.sent or report.delivery.failed:
-                log.info("scheduler: %d escalated, %s", len(report.escalated), report.delivery)
+            if report.escalated or report.delivery.sent or report.delivery.failed or report.planned.applied:
+                log.info("scheduler: %d change sets applied, %d escalated, %s", len(report.planned.applied),
+                         len(report.escalated), report.delivery)
+            for change_set_id, reason in report.planned.back_to_draft.items():
+                log.warning("scheduler: change set %s went back to draft: %s", change_set_id, reason)
         except Exception:  # noqa: BLE001 — the clock must keep running; the error is in the log
             log.exception("scheduler round failed")
         await asyncio.sleep(seconds)

@@ -20,7 +20,7 @@ from shapely.geometry import mapping
 from gridgov.config import county_today
 from gridgov.errors import InvalidParameter
 from gridgov.people.cli import run_as_operator
-from gridgov.planning import history, proposals, service
+from gridgov.planning import applying, history, proposals, service
 from gridgov.planning.models import ChangeSet
 
 plan_app = typer.Typer(help="Plan grids: drafts of splits, merges and reassignments, applied all or nothing.",
@@ -169,9 +169,9 @@ def preview(change_set_id: IdArg) -> None:
 
 @plan_app.command("apply")
 def apply(change_set_id: IdArg) -> None:
-    """Apply a draft, all or nothing."""
-    _show(run_as_operator(lambda s, p: service.apply(session=s, principal=p, if_match="*",
-                                                     change_set_id=_find(s, p, change_set_id).id), "applied"))
+    """Apply a draft, all or nothing (one dated later is scheduled for its day)."""
+    _show(run_as_operator(lambda s, p: applying.apply(session=s, principal=p, if_match="*",
+                                                      change_set_id=_find(s, p, change_set_id).id), "done"))
 
 
 @plan_app.command("discard")

@@ -13,6 +13,7 @@ from gridgov.storage.db import Base
 
 class ChangeSetStatus(StrEnum):
     DRAFT = "draft"
+    SCHEDULED = "scheduled"  # checked and waiting for its effective date; the scheduler applies it then
     APPLIED = "applied"
     DISCARDED = "discarded"
     REVERTED = "reverted"  # applied, then undone by the change set that names it in ``reverts``
@@ -49,6 +50,7 @@ class ChangeSet(Base):
 
     __table_args__ = (
         ForeignKeyConstraint(["county_code", "scope_code"], ["unit_codes.county_code", "unit_codes.code"]),
-        CheckConstraint("status IN ('draft', 'applied', 'discarded', 'reverted')", name="ck_change_sets_status"),
+        CheckConstraint("status IN ('draft', 'scheduled', 'applied', 'discarded', 'reverted')",
+                        name="ck_change_sets_status"),
         Index("ix_change_sets_status", "county_code", "status", "created_at"),
     )

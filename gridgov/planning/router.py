@@ -13,7 +13,7 @@ from gridgov.config import county_today
 from gridgov.errors import NotFound
 from gridgov.people.auth import PrincipalDep, require
 from gridgov.people.models import Role
-from gridgov.planning import flows, history, proposals, service
+from gridgov.planning import applying, flows, history, proposals, service
 from gridgov.planning.models import ChangeSet
 from gridgov.planning.schemas import (
     BalanceIn,
@@ -109,9 +109,9 @@ def review(session: SessionDep, principal: PrincipalDep, change_set_id: IdPath, 
 @router.post("/change-sets/{change_set_id}/apply", response_model=ChangeSetRead)
 def apply(session: SessionDep, principal: PrincipalDep, change_set_id: IdPath, response: Response,
           if_match: IfMatch = None) -> ChangeSetRead:
-    """Apply the draft, all or nothing."""
-    return _read(service.apply(session=session, principal=principal, change_set_id=change_set_id,
-                               if_match=if_match), response)
+    """Apply the draft, all or nothing; one dated later is checked and scheduled for its day."""
+    return _read(applying.apply(session=session, principal=principal, change_set_id=change_set_id,
+                                if_match=if_match), response)
 
 
 @router.post("/change-sets/{change_set_id}/discard", response_model=ChangeSetRead)

@@ -20,12 +20,11 @@ from gridgov.errors import Conflict, Forbidden, GridGovError, NotFound, Precondi
 from gridgov.grids.scope import Jurisdiction
 from gridgov.people.models import Person, Role
 from gridgov.people.principal import Principal
-from gridgov.planning import flows, history
+from gridgov.planning import history
 from gridgov.planning.consequences import consequences
 from gridgov.planning.edits import Unit as PlanUnit
 from gridgov.planning.models import ChangeSet, ChangeSetStatus
 from gridgov.planning.plan import EDITED, LEVELS, Drafted, PlanMap, Restore, apply_edit, edit_from_json
-from gridgov.storage import memo, walls
 
 PLANNERS = (Role.PLANNER, Role.ADMIN)
 READERS = (Role.PLANNER, Role.ADMIN, Role.SUPERVISOR)
@@ -68,16 +67,16 @@ def create(*, session: Session, principal: Principal, title: str, effective_on: 
     today = county_today()
     change_set = ChangeSet(
         county_code=principal.county_code, id=str(uuid.uuid4()), title=title.strip() or "Change set",
-        status=ChangeSetStatus.DRAFT.value, effective_on=_effective(effective_on or today, today),
+        status=ChangeSetStatus.DRAFT.value, effective_on=check_effective(effective_on or today, today),
         scope_code=scope_of(principal, scope_code), author=principal.username, created_at=datetime.now(UTC),
         revision=1, edits=[], reassignments=[])
     session.add(change_set)
     session.flush()
-    _audit(session, principal, "create", change_set)
+    audit(session, principal, "create", change_set)
     return change_set
 
 
-def _effective(on: date, today: date) -> date:
+def check_effective(on: date, today: date) -> date:
     window = get_settings().planning_backdate_days
     if on < today - timedelta(days=window):
         raise GridGovError(f"The effective date {on} is more than {window} days in the past; the earliest allowed "
@@ -110,8 +109,8 @@ def get(*, session: Session, principal: Principal, change_set_id: str, for_updat
     return row
 
 
-def _for_write(session: Session, principal: Principal, change_set_id: str, if_match: str | None,
-               what: str) -> ChangeSet:
+def for_write(session: Session, principal: Principal, change_set_id: str, if_match: str | None, what: str,
+              statuses: tuple[ChangeSetStatus, ...] = (ChangeSetStatus.DRAFT,)) -> ChangeSet:
     """The draft to change, locked, after the caller's role and If-Match are checked."""
     _require(principal, PLANNERS, what)
     change_set = get(session=session, principal=principal, change_set_id=change_set_id, for_update=True)
@@ -121,12 +120,12 @@ def _for_write(session: Session, principal: Principal, change_set_id: str, if_ma
     if if_match.strip() not in (etag(change_set), "*"):
         raise PreconditionFailed(f"Change set {change_set.id} was changed since you loaded it (now {etag(change_set)}"
                                  "); reload it and redo your change.")
-    if change_set.status != ChangeSetStatus.DRAFT.value:
+    if change_set.status not in statuses:
         raise Conflict(f"Change set {change_set.id} is {change_set.status}; only a draft can {what.split()[0]}.")
     return change_set
 
 
-def _bump(change_set: ChangeSet) -> None:
+def bump(change_set: ChangeSet) -> None:
     change_set.revision += 1
 
 
@@ -152,7 +151,7 @@ def _edit(session: Session, county_code: str, stored: dict):
     return Restore(units)
 
 
-def _inside_scope(change_set: ChangeSet, principal: Principal, step: Drafted) -> None:
+def inside_scope(change_set: ChangeSet, principal: Principal, step: Drafted) -> None:
     """Every unit the draft retires, creates or reshapes lies in its scope and the planner's jurisdiction
     (a new unit by its parent); neighbours that only gained a shared vertex are not the planner's change."""
     for level in EDITED:
@@ -170,10 +169,10 @@ def _inside_scope(change_set: ChangeSet, principal: Principal, step: Drafted) ->
 def add_edit(*, session: Session, principal: Principal, change_set_id: str, if_match: str | None,
              edit: dict) -> ChangeSet:
     """Append an edit after checking it on the live map plus the draft's earlier edits (422 naming the unit)."""
-    change_set = _for_write(session, principal, change_set_id, if_match, "edit a change set")
+    change_set = for_write(session, principal, change_set_id, if_match, "edit a change set")
     record_edits(session=session, principal=principal, change_set=change_set, edits=[edit])
-    _bump(change_set)
-    _audit(session, principal, "edit", change_set, after={"edit": len(change_set.edits) - 1})
+    bump(change_set)
+    audit(session, principal, "edit", change_set, after={"edit": len(change_set.edits) - 1})
     return change_set
 
 
@@ -185,7 +184,7 @@ def record_edits(*, session: Session, principal: Principal, change_set: ChangeSe
     for edit in edits:
         result = apply_edit(plan, edit_from_json(edit))
         made = Drafted.between(plan, result)
-        _inside_scope(change_set, principal, made)
+        inside_scope(change_set, principal, made)
         summary = {key: sorted(c for lv in EDITED for c in getattr(made.changes[lv], key))
                    for key in ("retired", "created")}
         summary["reshaped"] = sorted(c for lv in EDITED for c in made.reshaped(lv))
@@ -201,20 +200,20 @@ def record_edits(*, session: Session, principal: Principal, change_set: ChangeSe
 def remove_edit(*, session: Session, principal: Principal, change_set_id: str, if_match: str | None,
                 index: int) -> ChangeSet:
     """Take an edit out of the draft; the later ones must still apply without it."""
-    change_set = _for_write(session, principal, change_set_id, if_match, "edit a change set")
+    change_set = for_write(session, principal, change_set_id, if_match, "edit a change set")
     if not 0 <= index < len(change_set.edits):
         raise NotFound(f"Change set {change_set.id} has no edit {index} (it has {len(change_set.edits)}).")
     change_set.edits = [e for k, e in enumerate(change_set.edits) if k != index]
     replay(session=session, change_set=change_set)
-    _bump(change_set)
-    _audit(session, principal, "remove_edit", change_set, after={"edit": index})
+    bump(change_set)
+    audit(session, principal, "remove_edit", change_set, after={"edit": index})
     return change_set
 
 
 def reassign(*, session: Session, principal: Principal, change_set_id: str, if_match: str | None,
              grid_code: str, officer_code: str) -> ChangeSet:
     """Give a grid (an existing one or one the draft creates) to an officer from the effective date."""
-    change_set = _for_write(session, principal, change_set_id, if_match, "edit a change set")
+    change_set = for_write(session, principal, change_set_id, if_match, "edit a change set")
     step = replay(session=session, change_set=change_set)
     if grid_code not in step.after.units["grid"] or not (
             principal.jurisdiction.sees_unit(grid_code) or grid_code in step.changes["grid"].created):
@@ -223,34 +222,35 @@ def reassign(*, session: Session, principal: Principal, change_set_id: str, if_m
         raise NotFound(f"No officer {officer_code}.")
     kept = [r for r in change_set.reassignments if r["grid_code"] != grid_code]
     change_set.reassignments = [*kept, {"grid_code": grid_code, "officer_code": officer_code}]
-    _bump(change_set)
-    _audit(session, principal, "reassign", change_set, after={"grid_code": grid_code, "officer_code": officer_code})
+    bump(change_set)
+    audit(session, principal, "reassign", change_set, after={"grid_code": grid_code, "officer_code": officer_code})
     return change_set
 
 
 def review(*, session: Session, principal: Principal, change_set_id: str, if_match: str | None, approve: bool,
            note: str = "") -> ChangeSet:
     """A second planner's verdict on the draft."""
-    change_set = _for_write(session, principal, change_set_id, if_match, "review a change set")
+    change_set = for_write(session, principal, change_set_id, if_match, "review a change set")
     if change_set.author == principal.username:
         raise Forbidden("A change set is reviewed by another planner than its author.")
     change_set.review = {"reviewer": principal.username, "approve": approve, "note": note.strip(),
                          "at": datetime.now(UTC).isoformat(), "revision": change_set.revision + 1}
-    _bump(change_set)
-    _audit(session, principal, "review", change_set, after={"approve": approve})
+    bump(change_set)
+    audit(session, principal, "review", change_set, after={"approve": approve})
     return change_set
 
 
 def discard(*, session: Session, principal: Principal, change_set_id: str, if_match: str | None) -> ChangeSet:
     """Drop the draft (it stays listed as discarded)."""
-    change_set = _for_write(session, principal, change_set_id, if_match, "discard a change set")
+    change_set = for_write(session, principal, change_set_id, if_match, "discard a change set",
+                           (ChangeSetStatus.DRAFT, ChangeSetStatus.SCHEDULED))
     change_set.status = ChangeSetStatus.DISCARDED.value
-    _bump(change_set)
-    _audit(session, principal, "discard", change_set)
+    bump(change_set)
+    audit(session, principal, "discard", change_set)
     return change_set
 
 
-def _stale_bases(session: Session, change_set: ChangeSet) -> list[str]:
+def stale_bases(session: Session, change_set: ChangeSet) -> list[str]:
     drawn = {code: version for e in change_set.edits for code, version in e.get("base", {}).items()}
     now = history.current_versions(session=session, county_code=change_set.county_code, codes=list(drawn))
     return sorted(c for c, v in drawn.items() if c not in now or now[c].version != v)
@@ -261,60 +261,7 @@ def preview(*, session: Session, principal: Principal, change_set_id: str) -> di
     change_set = get(session=session, principal=principal, change_set_id=change_set_id)
     step = replay(session=session, change_set=change_set)
     found = consequences(session=session, change_set=change_set, step=step)
-    return {"change_set": change_set, **found, "stale": _stale_bases(session, change_set)}
-
-
-def apply(*, session: Session, principal: Principal, change_set_id: str, if_match: str | None) -> ChangeSet:
-    """Apply the draft all or nothing: new versions, retired codes, findings and officers moved, audited."""
-    change_set = _for_write(session, principal, change_set_id, if_match, "apply a change set")
-    today = county_today()
-    if change_set.effective_on > today:
-        raise Conflict(f"Change set {change_set.id} takes effect on {change_set.effective_on}; apply it on or "
-                       "after that day.")
-    _effective(change_set.effective_on, today)
-    verdict = change_set.review or {}
-    if verdict.get("approve") is False:
-        raise Conflict(f"Change set {change_set.id} was rejected by {verdict['reviewer']}: {verdict['note']}")
-    if get_settings().planning_review_required and not verdict.get("approve"):
-        raise Conflict(f"Change set {change_set.id} needs another planner's approval before it applies.")
-    if not change_set.edits and not change_set.reassignments:
-        raise Conflict(f"Change set {change_set.id} has nothing to apply.")
-    stale = _stale_bases(session, change_set)
-    if stale:
-        raise PreconditionFailed(f"{stale[0]}: changed by another change set since this draft's edit was drawn on "
-                                 "it; nothing was applied. Remove that edit and draw it again on the current map.",
-                                 details=[{"code": c} for c in stale])
-    step = replay(session=session, change_set=change_set)
-    _inside_scope(change_set, principal, step)
-    moving = consequences(session=session, change_set=change_set, step=step)
-    # The service has checked the planner's jurisdiction; neighbours outside it that only gain a shared vertex,
-    # and the new units themselves, must be writable and readable for the rest of this transaction.
-    walls.for_jurisdiction(session, county_code=principal.county_code, username=principal.username,
-                           county_wide=True)
-    written = history.write_change(session=session, county_code=change_set.county_code, after=step.after,
-                                   changes=step.changes, names={}, effective_on=change_set.effective_on,
-                                   change_set_id=change_set.id)
-    now = datetime.now(UTC)
-    flows.relocate(session=session, county_code=change_set.county_code, moves=moving["findings"],
-                   change_set_id=change_set.id, actor=principal.username, now=now)
-    flows.hand_over(session=session, county_code=change_set.county_code, rows=moving["officers"],
-                    effective_on=change_set.effective_on)
-    change_set.status = ChangeSetStatus.APPLIED.value
-    change_set.applied_at, change_set.applied_by = now, principal.username
-    change_set.result = {
-        **(change_set.result or {}),  # a balancing proposal's figures stay with it
-        "levels": {lv: {"retired": list(step.changes[lv].retired), "created": list(step.changes[lv].created),
-                        "reshaped": list(step.changes[lv].reshaped)} for lv in LEVELS if step.changes[lv]},
-        "versions": dict(written.versions), "findings": moving["findings"],
-        "officers": moving["officers"],
-    }
-    if change_set.reverts:
-        reverted = session.get(ChangeSet, (change_set.county_code, change_set.reverts))
-        reverted.status = ChangeSetStatus.REVERTED.value
-    _bump(change_set)
-    _audit(session, principal, "apply", change_set, after=change_set.result)
-    memo.changes(session)
-    return change_set
+    return {"change_set": change_set, **found, "stale": stale_bases(session, change_set)}
 
 
 def revert(*, session: Session, principal: Principal, change_set_id: str) -> ChangeSet:
@@ -355,6 +302,6 @@ def revert(*, session: Session, principal: Principal, change_set_id: str) -> Cha
     return draft
 
 
-def _audit(session: Session, principal: Principal, action: str, change_set: ChangeSet, after: dict | None = None):
+def audit(session: Session, principal: Principal, action: str, change_set: ChangeSet, after: dict | None = None):
     record(session=session, principal=principal, action=action, object_type="change_set", object_id=change_set.id,
            unit_code=change_set.scope_code, after={"revision": change_set.revision, **(after or {})})

@@ -21,7 +21,7 @@ from gridgov.main import create_app
 from gridgov.people import users
 from gridgov.people.demo import DEMO_PASSWORD
 from gridgov.people.principal import cli_principal
-from gridgov.planning import flows
+from gridgov.planning import applying, flows
 from gridgov.planning.hours import DEFAULT_RATES
 from gridgov.storage.db import get_engine, transaction
 from tests.conftest import bearer
@@ -298,3 +298,32 @@ def test_a_balancing_proposal_is_a_draft_that_gives_each_officer_one_grid(county
         held = flows.officers_in_force(session=session, county_code=COUNTY, grid_codes=[g["id"] for g in grids],
                                        on=county_today())
     assert sorted(held.values()) == [A, B, C]  # one person, one grid
+
+
+def test_a_change_set_dated_later_is_scheduled_and_applied_on_its_day(county):
+    tomorrow = county_today() + timedelta(days=1)
+    other_line = {"type": "LineString", "coordinates": [lattice(0.5, -0.3), lattice(0.5, 2.3)]}
+    with client(county, "planner") as api:
+        first, second = draft(api, "First", effective_on=tomorrow.isoformat()), draft(api, "Second",
+                                                                                         effective_on=tomorrow.isoformat())
+        first = edit(api, first, {"op": "split", "code": MICRO, "line": ACROSS}).json()
+        second = edit(api, second, {"op": "split", "code": MICRO, "line": other_line}).json()
+        for change_set in (first, second):
+            scheduled = act(api, change_set, "apply")
+            assert scheduled.status_code == 200 and scheduled.json()["status"] == "scheduled", scheduled.text
+    assert MICRO in live_map(county)
+    with transaction(get_engine(county)) as session:
+        assert applying.apply_due(session=session) == applying.DueReport(applied=[], back_to_draft={})
+    with transaction(get_engine(county)) as session:
+        report = applying.apply_due(session=session, today=tomorrow)
+    # The first applies on its day; the second was drawn on the micro-grid the first retired: back to draft.
+    assert report.applied == [first["id"]] and list(report.back_to_draft) == [second["id"]]
+    assert report.back_to_draft[second["id"]].startswith(MICRO)
+    assert MICRO not in live_map(county)
+    with client(county, "planner") as api:
+        back = api.get(f"{API}/change-sets/{second['id']}").json()
+        assert back["status"] == "draft" and back["result"]["schedule_failed"].startswith(MICRO)
+        assert api.get(f"{API}/change-sets/{first['id']}").json()["applied_by"] == "system for planner"
+    with transaction(get_engine(county)) as session:
+        [old] = session.scalars(select(UnitVersion).where(UnitVersion.code == MICRO)).all()
+        assert old.valid_to == tomorrow

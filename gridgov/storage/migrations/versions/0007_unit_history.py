@@ -135,7 +135,8 @@ def upgrade() -> None:
     sa.Column('applied_by', sa.String(length=64), nullable=True),
     sa.Column('result', sa.JSON(), nullable=True),
     sa.Column('reverts', sa.String(length=36), nullable=True),
-    sa.CheckConstraint("status IN ('draft', 'applied', 'discarded', 'reverted')", name='ck_change_sets_status'),
+    sa.CheckConstraint("status IN ('draft', 'scheduled', 'applied', 'discarded', 'reverted')",
+                       name='ck_change_sets_status'),
     sa.ForeignKeyConstraint(['county_code', 'scope_code'], ['unit_codes.county_code', 'unit_codes.code'], ),
     sa.PrimaryKeyConstraint('county_code', 'id')
     )
