@@ -68,8 +68,8 @@ def _apply(session: Session, principal: Principal, change_set: ChangeSet) -> Cha
     # and the new units themselves, must be writable and readable for the rest of this transaction.
     walls.for_jurisdiction(session, county_code=principal.county_code, username=principal.username,
                            county_wide=True)
-    written = history.write_change(session=session, county_code=change_set.county_code, after=step.after,
-                                   changes=step.changes, names={}, effective_on=change_set.effective_on,
+    written = history.write_change(session=session, county_code=change_set.county_code, before=step.before,
+                                   after=step.after, changes=step.changes, effective_on=change_set.effective_on,
                                    change_set_id=change_set.id)
     now = datetime.now(UTC)
     flows.relocate(session=session, county_code=change_set.county_code, moves=moving["findings"],

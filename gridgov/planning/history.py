@@ -71,15 +71,17 @@ class Written:
     versions: Mapping[str, int | None]
 
 
-def write_change(*, session: Session, county_code: str, after: PlanMap, changes: Mapping[str, Change],
-                 names: Mapping[str, str], effective_on: date, change_set_id: str) -> Written:
+def write_change(*, session: Session, county_code: str, before: PlanMap, after: PlanMap,
+                 changes: Mapping[str, Change], effective_on: date, change_set_id: str) -> Written:
     """Store ``changes`` as of ``effective_on``: retire codes, issue or revive codes, add versions.
 
     Retired units leave the live map bottom-up and new ones enter top-down, so the parent foreign keys
-    hold at every statement. ``names`` gives new units their names (pieces are named after their code).
+    hold at every statement. A new unit is named after the retired unit its ground mostly came from, with
+    its own sequence number (``东风一组 03``); a planner renames it like any unit.
     """
     touched = [c for ch in changes.values() for c in (*ch.retired, *ch.reshaped)]
     current = current_versions(session=session, county_code=county_code, codes=touched)
+    names = _names_of_new(before, after, changes, {code: version.name for code, version in current.items()})
     late = sorted(c for c, v in current.items() if v.valid_from > effective_on)
     if late:
         raise Conflict(f"Unit {late[0]} has a version from {current[late[0]].valid_from}; a change set cannot take "
@@ -96,6 +98,9 @@ def write_change(*, session: Session, county_code: str, after: PlanMap, changes:
     _end_versions(session, county_code, touched, effective_on)
     last = last_versions(session=session, county_code=county_code,
                          codes=[c for ch in changes.values() for c in (*ch.created, *ch.reshaped)])
+    revived = versions(session=session, county_code=county_code,
+                       keys=[(c, last[c]) for ch in changes.values() for c in ch.created if c in last])
+    names.update({code: row.name for (code, _), row in revived.items()})
     for level in LEVELS:
         change = changes[level]
         for code in (*change.created, *change.reshaped):
@@ -117,6 +122,21 @@ def write_change(*, session: Session, county_code: str, after: PlanMap, changes:
             written[code] = version
         session.flush()
     return Written(written)
+
+
+def _names_of_new(before: PlanMap, after: PlanMap, changes: Mapping[str, Change],
+                  retired_names: Mapping[str, str]) -> dict[str, str]:
+    """Each created unit's name: that of the retired unit of its level holding its inner point, plus the
+    last two digits of its code (a revived code gets its old name back, from its last version)."""
+    names = {}
+    for level, change in changes.items():
+        sources = {c: before.units[level][c].geometry for c in change.retired}
+        for code in change.created:
+            point = shapely.point_on_surface(after.units[level][code].geometry)
+            source = next((c for c, g in sources.items() if shapely.covers(g, point)), None)
+            if source is not None and source in retired_names:
+                names[code] = f"{retired_names[source]} {code[-2:]}"
+    return names
 
 
 def _issue(session: Session, county_code: str, code: str, level: str, parent: str | None, effective_on: date,

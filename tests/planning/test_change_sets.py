@@ -61,10 +61,10 @@ def act(api: TestClient, change_set: dict, action: str):
     return api.post(f"{API}/change-sets/{change_set['id']}/{action}", headers={"If-Match": change_set["etag"]})
 
 
-def live_map(url: str) -> dict[str, tuple[str, str, bytes]]:
-    """Every live unit: code → (level, parent, WKB), to compare maps exactly."""
+def live_map(url: str) -> dict[str, tuple[str, str, str, bytes]]:
+    """Every live unit: code → (level, parent, name, WKB), to compare maps exactly."""
     with transaction(get_engine(url)) as session:
-        return {u.code: (u.level, u.parent_code, shapely.to_wkb(u.geom)) for u in session.scalars(select(Unit))}
+        return {u.code: (u.level, u.parent_code, u.name, shapely.to_wkb(u.geom)) for u in session.scalars(select(Unit))}
 
 
 def split_micro(api: TestClient) -> dict:
@@ -115,6 +115,7 @@ def test_a_split_is_previewed_applied_kept_in_history_and_reverted_exactly(count
         assert (moved.micro_grid_code, kept.micro_grid_code) == (GRIDS[0] + "03", MICRO)
         registry = session.get(UnitCode, (COUNTY, MICRO))
         assert registry.retired_on == today
+        assert session.get(Unit, (COUNTY, pieces[0])).name == "东风一组 03"  # after the unit it was cut from
         assert session.get(UnitCode, (COUNTY, pieces[0])).change_set_id == change_set["id"]
     with client(county, "admin") as api:
         timeline = api.get(f"/api/v1/findings/{open_finding['id']}/timeline").json()
