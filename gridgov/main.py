@@ -13,6 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy.exc import OperationalError
 from starlette.datastructures import QueryParams
 
 from gridgov import __version__
@@ -150,6 +151,16 @@ def create_app(database_url: str | None = None) -> FastAPI:
     @app.exception_handler(GridGovError)
     async def gridgov_error(_request: Request, exc: GridGovError) -> JSONResponse:
         return JSONResponse(status_code=exc.status, content=exc.to_dict(), headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(OperationalError)
+    async def database_busy(_request: Request, exc: OperationalError) -> JSONResponse:
+        # SQLite lets one writer at a time and waits 5 s for the lock; a long write (a county-wide change set)
+        # can outlast that. The request changed nothing: say so and when to try again, instead of a 500.
+        if "database is locked" not in str(exc.orig):
+            raise exc
+        return JSONResponse(status_code=503, headers={"Retry-After": "5"}, content={
+            "code": "database_busy", "description": "The database is busy with another change; nothing was "
+            "changed by this request. Try again in a few seconds."})
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(_request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -53,7 +53,7 @@ def _check(session: Session, principal: Principal, change_set: ChangeSet) -> Non
         raise Conflict(f"Change set {change_set.id} needs another planner's approval before it applies.")
     if not change_set.edits and not change_set.reassignments:
         raise Conflict(f"Change set {change_set.id} has nothing to apply.")
-    stale = stale_bases(session, change_set)
+    stale = stale_bases(session, change_set, lock=True)
     if stale:
         raise PreconditionFailed(f"{stale[0]}: changed by another change set since this draft's edit was drawn on "
                                  "it; nothing was applied. Remove that edit and draw it again on the current map.",

@@ -39,11 +39,12 @@ def load_plan(*, session: Session, county_code: str) -> PlanMap:
     return PlanMap(units, {level: frozenset(codes) for level, codes in used.items()}, metric_epsg)
 
 
-def current_versions(*, session: Session, county_code: str, codes) -> dict[str, UnitVersion]:
+def current_versions(*, session: Session, county_code: str, codes, for_update: bool = False) -> dict[str, UnitVersion]:
     """The version in force now (``valid_to`` null) of each of ``codes`` that is live."""
-    rows = session.scalars(select(UnitVersion).where(
+    query = select(UnitVersion).where(
         UnitVersion.county_code == county_code, UnitVersion.code.in_(sorted(set(codes))),
-        UnitVersion.valid_to.is_(None)))
+        UnitVersion.valid_to.is_(None))
+    rows = session.scalars(query.with_for_update() if for_update else query)
     return {row.code: row for row in rows}
 
 

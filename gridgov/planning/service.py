@@ -11,7 +11,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, date, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from gridgov.audit.service import record
@@ -111,8 +111,16 @@ def get(*, session: Session, principal: Principal, change_set_id: str, for_updat
 
 def for_write(session: Session, principal: Principal, change_set_id: str, if_match: str | None, what: str,
               statuses: tuple[ChangeSetStatus, ...] = (ChangeSetStatus.DRAFT,)) -> ChangeSet:
-    """The draft to change, locked, after the caller's role and If-Match are checked."""
+    """The draft to change, locked, after the caller's role and If-Match are checked.
+
+    The lock is a write, taken before anything is read: on PostgreSQL it locks the change set's row; on
+    SQLite, which starts a transaction at the first write, it takes the database's write lock, so that what
+    this request reads next cannot change under it (two applies at once run one after the other).
+    """
     _require(principal, PLANNERS, what)
+    session.execute(update(ChangeSet).where(ChangeSet.county_code == principal.county_code,
+                                            ChangeSet.id == change_set_id).values(revision=ChangeSet.revision)
+                    .execution_options(synchronize_session=False))
     change_set = get(session=session, principal=principal, change_set_id=change_set_id, for_update=True)
     if if_match is None:
         raise PreconditionRequired(f"Send If-Match: {etag(change_set)} (the change set's ETag) to {what}; it stops "
@@ -250,9 +258,13 @@ def discard(*, session: Session, principal: Principal, change_set_id: str, if_ma
     return change_set
 
 
-def stale_bases(session: Session, change_set: ChangeSet) -> list[str]:
+def stale_bases(session: Session, change_set: ChangeSet, *, lock: bool = False) -> list[str]:
+    """The units the draft's edits were drawn on that another change set has changed since. With ``lock``,
+    their current versions stay locked to the end of the transaction (PostgreSQL): a concurrent apply
+    waits, then finds them changed."""
     drawn = {code: version for e in change_set.edits for code, version in e.get("base", {}).items()}
-    now = history.current_versions(session=session, county_code=change_set.county_code, codes=list(drawn))
+    now = history.current_versions(session=session, county_code=change_set.county_code, codes=list(drawn),
+                                   for_update=lock)
     return sorted(c for c, v in drawn.items() if c not in now or now[c].version != v)
 
 

@@ -7,6 +7,8 @@ the 1×2 cell column x 0..1, y 0..2 of grid ``GRIDS[0]`` (officer A).
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -328,3 +330,27 @@ def test_a_change_set_dated_later_is_scheduled_and_applied_on_its_day(county):
     with transaction(get_engine(county)) as session:
         [old] = session.scalars(select(UnitVersion).where(UnitVersion.code == MICRO)).all()
         assert old.valid_to == tomorrow
+
+
+def test_two_applies_at_once_on_one_unit_one_wins_and_the_other_is_refused_whole(county):
+    """Two planners press apply at the same moment on drafts that both split one micro-grid."""
+    other_line = {"type": "LineString", "coordinates": [lattice(0.5, -0.3), lattice(0.5, 2.3)]}
+    with client(county, "planner") as first, client(county, "admin") as second:
+        one = edit(first, draft(first, "One"), {"op": "split", "code": MICRO, "line": ACROSS}).json()
+        two = edit(second, draft(second, "Two"), {"op": "split", "code": MICRO, "line": other_line}).json()
+    gate = threading.Barrier(2, timeout=30)
+
+    def press(args):
+        username, change_set = args
+        with client(county, username) as api:
+            gate.wait()
+            return act(api, change_set, "apply").status_code
+
+    with ThreadPoolExecutor(2) as pool:
+        codes = sorted(pool.map(press, [("planner", one), ("admin", two)]))
+    assert codes == [200, 412]
+    with transaction(get_engine(county)) as session:
+        pieces = session.scalars(select(Unit.code).where(Unit.parent_code == GRIDS[0])).all()
+        versions = session.scalars(select(UnitVersion).where(UnitVersion.code == MICRO)).all()
+    assert len(pieces) == 3 and MICRO not in pieces  # one split applied, whole: 02 and two new pieces
+    assert [(v.version, v.valid_to is not None) for v in versions] == [(1, True)]

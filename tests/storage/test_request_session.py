@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import sqlite3
+
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
+from sqlalchemy.engine import make_url
 
 import gridgov.storage.session as request_session
 from gridgov.audit.models import AuditRecord
@@ -61,3 +64,22 @@ def test_a_route_that_succeeds_is_committed_and_one_that_fails_is_rolled_back(co
         refused = client.put("/api/v1/findings/categories/river_garbage", json={"domain": "forest", "name_zh": "x"})
         assert refused.status_code in (409, 422), refused.text
         assert audit_records(county) == before + 1
+
+
+def test_a_write_that_waits_too_long_for_sqlite_s_lock_is_a_503_and_changes_nothing(county):
+    """SQLite lets one writer at a time; another writer holding the lock past the 5 s wait (a county-wide
+    change set being applied) gets the caller a 503 with Retry-After, not a 500."""
+    if not county.startswith("sqlite"):
+        pytest.skip("PostgreSQL writers wait on row locks, not on one database lock")
+    before = audit_records(county)
+    holder = sqlite3.connect(make_url(county).database)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        with TestClient(create_app(app_url(county)), headers=bearer(county, "admin")) as client:
+            response = rename(client, "河道垃圾 busy")
+    finally:
+        holder.rollback()
+        holder.close()
+    assert response.status_code == 503 and response.headers["Retry-After"] == "5"
+    assert "nothing was changed" in response.json()["description"]
+    assert audit_records(county) == before
