@@ -76,6 +76,9 @@ def _apply(session: Session, principal: Principal, change_set: ChangeSet) -> Cha
                    change_set_id=change_set.id, actor=principal.username, now=now)
     flows.hand_over(session=session, county_code=change_set.county_code, rows=moving["officers"],
                     effective_on=change_set.effective_on)
+    flows.announce(session=session, county_code=change_set.county_code, change_set_id=change_set.id,
+                   title=change_set.title, effective_on=change_set.effective_on, officers=moving["officers"],
+                   chiefs=moving["chiefs"], retired=moving["retired"], created=moving["created"], now=now)
     change_set.status = ChangeSetStatus.APPLIED.value
     change_set.applied_at, change_set.applied_by = now, principal.username
     change_set.result = {

@@ -1,10 +1,12 @@
-"""What follows the ground when a change set applies (随图调整): open findings and grid officers.
+"""What follows the ground when a change set applies (随图调整): open findings, grid officers, and the people
+told about it.
 
 Open findings whose micro-grid is retired move to the micro-grid now holding their point, with a
 ``relocate`` event naming both; closed findings keep the unit they were reported in, so past KPIs stay
 on the map of their time. A retired grid's officer goes with the largest part of its ground: to the new
 grid that overlaps it most (a split's largest piece; a merge keeps the officer of the largest merged grid),
-unless the change set reassigns that grid; officers left without a grid are listed in the preview.
+unless the change set reassigns that grid; officers left without a grid are listed in the preview. Officers
+whose grids change and the chiefs over the changed villages get a notification through the outbox.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from sqlalchemy.orm import Session
 from gridgov.errors import Conflict
 from gridgov.findings.models import CLOSED_STATES, Finding, FindingEvent
 from gridgov.findings.workflow import Action, Capacity
+from gridgov.notifications.outbox import enqueue
 from gridgov.people.assignments import in_force
 from gridgov.people.models import OfficerAssignment
 from gridgov.planning.plan import PlanMap
@@ -123,3 +126,26 @@ def hand_over(*, session: Session, county_code: str, rows: list[dict], effective
             session.add(OfficerAssignment(county_code=county_code, grid_code=row["grid_code"],
                                           valid_from=effective_on, officer_code=row["after"], valid_to=None))
     session.flush()
+
+
+def announce(*, session: Session, county_code: str, change_set_id: str, title: str, effective_on: date,
+             officers: list[dict], chiefs: list[dict], retired: list[str], created: list[str], now: datetime) -> int:
+    """Tell each officer whose grids change, and each chief over the changed villages, in the outbox of the
+    applying transaction (sent only if it commits); returns how many people are told."""
+    grids_of: dict[str, dict[str, list[str]]] = {}
+    for row in officers:
+        if row["before"] != row["after"]:
+            if row["before"]:
+                grids_of.setdefault(row["before"], {"leaves": [], "takes": []})["leaves"].append(row["grid_code"])
+            if row["after"]:
+                grids_of.setdefault(row["after"], {"leaves": [], "takes": []})["takes"].append(row["grid_code"])
+    common = {"change_set": change_set_id, "title": title, "effective_on": effective_on.isoformat()}
+    for officer, grids in sorted(grids_of.items()):
+        enqueue(session=session, county_code=county_code, kind="grids_changed", recipient=officer,
+                subject_type="change_set", subject_id=change_set_id, payload={**common, **grids}, now=now)
+    told_chiefs = sorted({chief["chief_code"] for chief in chiefs} - set(grids_of))
+    for chief in told_chiefs:
+        enqueue(session=session, county_code=county_code, kind="area_replanned", recipient=chief,
+                subject_type="change_set", subject_id=change_set_id,
+                payload={**common, "retired": retired, "created": created}, now=now)
+    return len(grids_of) + len(told_chiefs)

@@ -20,6 +20,7 @@ from gridgov.config import county_today
 from gridgov.findings.models import Finding
 from gridgov.grids.models import Unit, UnitCode, UnitVersion
 from gridgov.main import create_app
+from gridgov.notifications.models import Notification
 from gridgov.people import users
 from gridgov.people.demo import DEMO_PASSWORD
 from gridgov.people.principal import cli_principal
@@ -167,6 +168,12 @@ def test_a_point_s_unit_officer_and_kpis_before_and_after_a_merge(county):
         point = dict(zip(("lon", "lat"), lattice(3.5, 0.5)))
         then = api.get(f"{API}/locate", params={**point, "as_of": before_day.isoformat()}).json()
         now = api.get(f"{API}/locate", params=point).json()
+    with transaction(get_engine(county)) as session:
+        told = {(n.recipient, n.kind): n.payload for n in session.scalars(
+            select(Notification).where(Notification.subject_id == change_set["id"]))}
+    assert set(told) == {(B, "grids_changed"), (C, "grids_changed"), ("ZH" + COUNTY, "area_replanned")}
+    assert (told[B, "grids_changed"]["leaves"], told[B, "grids_changed"]["takes"]) == ([GRIDS[3]], [])
+    assert (told[C, "grids_changed"]["leaves"], told[C, "grids_changed"]["takes"]) == ([GRIDS[4]], [merged])
     assert (then["grid"], then["micro_grid"], then["officer"]) == (GRIDS[4], GRIDS[4] + "01", C)
     assert (now["grid"], now["officer"], now["village"]) == (merged, C, VILLAGES[2])
     assert now["micro_grid"].startswith(merged)
