@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import json
 import math
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
@@ -169,18 +170,32 @@ def _bbox_param(request: Request) -> tuple[float, float, float, float] | None:
     return x0, y0, x1, y1
 
 
-def _datetime_param(request: Request) -> None:
-    """Features here have no time; a well-formed datetime is accepted and selects all of them."""
+def _datetime_param(request: Request) -> tuple[date | None, date | None] | None:
+    """The days a ``datetime`` instant or interval covers, in the county's time zone (None: no datetime).
+
+    A date alone (``2026-03-01``) or a time without a zone is the county's local time.
+    """
     raw = request.query_params.get("datetime")
     if raw is None:
-        return
-    for part in raw.split("/"):
+        return None
+    parts = raw.split("/")
+    if len(parts) > 2:
+        raise InvalidParameter(f"datetime={raw!r} is not an RFC 3339 instant or interval.")
+    zone = ZoneInfo(get_settings().timezone)
+    days = []
+    for part in parts:
         if part in ("", ".."):
+            days.append(None)
             continue
         try:
-            datetime.fromisoformat(part.replace("Z", "+00:00"))
+            moment = datetime.fromisoformat(part.replace("Z", "+00:00"))
         except ValueError:
             raise InvalidParameter(f"datetime={raw!r} is not an RFC 3339 instant or interval.") from None
+        days.append((moment.astimezone(zone) if moment.tzinfo else moment).date())
+    start, end = days[0], days[-1]
+    if start is not None and end is not None and end < start:
+        raise InvalidParameter(f"datetime={raw!r} ends before it starts.")
+    return start, end
 
 
 @router.get("/collections/{collection_id}/items", summary="Features of a collection")
@@ -198,7 +213,9 @@ def items(collection_id: str, request: Request, session: SessionDep, principal: 
     limit = min(_int_param(request, "limit", settings.ogc_default_limit, 1), settings.ogc_max_limit)
     offset = _int_param(request, "offset", 0, 0, MAX_OFFSET)
     bbox = _bbox_param(request)
-    _datetime_param(request)
+    window = _datetime_param(request)
+    if window is not None:
+        c = c.between(*window)
     filters = {name: request.query_params[name] for name in c.queryables if name in request.query_params}
 
     page = query_features(

@@ -4,17 +4,23 @@ A bbox filter selects features whose geometry intersects the box, exactly. Both 
 on the stored bounding-box columns (a B-tree index); PostGIS then tests ``ST_Intersects`` in SQL with
 its GiST index, SQLite tests the candidates in shapely. Paging is by ``offset`` over features ordered by
 code, so pages are stable.
+
+The unit collections have time: with ``datetime`` (an instant, or an interval of days) they answer from the
+units' versions instead of the live map, so a GIS client sees the map as it was on a day, or every shape a
+unit had over a period (``version``, ``valid_from``, ``valid_to`` in the properties). Other collections
+accept ``datetime`` and ignore it.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import date
 
 import numpy as np
 import shapely
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from gridgov.api_types import as_utc
@@ -22,10 +28,11 @@ from gridgov.errors import NotFound
 from gridgov.findings.models import Finding
 from gridgov.findings.service import visible as finding_visible
 from gridgov.geo.crs import STORAGE_EPSG
-from gridgov.grids.models import Level, Resource, ResourceKind, Unit
+from gridgov.grids.models import Level, Resource, ResourceKind, Unit, UnitVersion
 from gridgov.patrols.models import Patrol
 from gridgov.patrols.service import visible as patrol_visible
 from gridgov.people.principal import Principal
+from gridgov.planning.history import ANCESTOR_DIGITS
 from gridgov.storage.db import is_postgis
 
 
@@ -34,6 +41,25 @@ def _unit_scope(level: Level):
         where = [Unit.level == level.value]
         if not principal.jurisdiction.county_wide:
             where.append(Unit.code.in_(sorted(principal.jurisdiction.units)))
+        return where
+
+    return scope
+
+
+def _version_scope(level: Level, start: date | None, end: date | None):
+    """Versions of a level in force at some day of ``[start, end]`` (None: open), in the caller's view: a
+    retired unit is seen by whoever sees its grid, village or town (see planning.history.sees_historic)."""
+
+    def scope(principal: Principal) -> list:
+        where = [UnitVersion.level == level.value]
+        if end is not None:
+            where.append(UnitVersion.valid_from <= end)
+        if start is not None:
+            where.append(or_(UnitVersion.valid_to.is_(None), UnitVersion.valid_to > start))
+        if not principal.jurisdiction.county_wide:
+            units = sorted(principal.jurisdiction.units)
+            where.append(or_(UnitVersion.code.in_(units),
+                             *(func.substr(UnitVersion.code, 1, n).in_(units) for n in ANCESTOR_DIGITS)))
         return where
 
     return scope
@@ -53,6 +79,11 @@ def _resource_scope(kind: ResourceKind):
 def _unit_properties(row) -> dict:
     return {"code": row.code, "name": row.name, "parent_code": row.parent_code, "level": row.level,
             "area_m2": round(row.area_m2, 1)}
+
+
+def _version_properties(row) -> dict:
+    return {**_unit_properties(row), "version": row.version, "valid_from": row.valid_from.isoformat(),
+            "valid_to": row.valid_to.isoformat() if row.valid_to else None}
 
 
 def _resource_properties(row) -> dict:
@@ -94,9 +125,17 @@ class Collection:
     id_column: str = "code"
     geom_column: str = "geom"
     bbox_columns: tuple[str, str, str, str] = ("min_x", "min_y", "max_x", "max_y")
+    level: Level | None = None  # a unit collection: it has versions, so it has time
 
     def column(self, name: str):
         return getattr(self.model, name)
+
+    def between(self, start: date | None, end: date | None) -> Collection:
+        """The collection over the days ``[start, end]``: unit versions in force then; others unchanged."""
+        if self.level is None:
+            return self
+        return replace(self, model=UnitVersion, scope=_version_scope(self.level, start, end),
+                       columns=(*UNIT_COLUMNS, "version", "valid_from", "valid_to"), properties=_version_properties)
 
 
 UNIT_COLUMNS = ("code", "name", "parent_code", "level", "area_m2")
@@ -110,7 +149,7 @@ PATROL_COLUMNS = ("id", "grid_code", "officer_code", "status", "started_at", "en
 
 def _units(cid: str, title: str, description: str, level: Level) -> Collection:
     return Collection(cid, title, description, Unit, _unit_scope(level), UNIT_COLUMNS, _unit_properties,
-                      ("code", "parent_code"))
+                      ("code", "parent_code"), level=level)
 
 
 def _resources(cid: str, title: str, description: str, kind: ResourceKind) -> Collection:

@@ -112,6 +112,14 @@ def test_a_split_is_previewed_applied_kept_in_history_and_reverted_exactly(count
         assert old.status_code == 200 and old.headers["ETag"] == f'"u-{MICRO}-1"'
         gone = api.get(f"{API}/units/{MICRO}")
         assert gone.status_code == 404 and f"until {today}" in gone.json()["description"]
+        # The same through OGC API - Features: the map of a day, or every shape over a period.
+        def ogc(when: str) -> list[tuple[str, int]]:
+            body = api.get("/ogc/collections/micro-grids/items", params={"datetime": when, "limit": 100}).json()
+            return sorted((f["id"], f["properties"]["version"]) for f in body["features"] if f["id"][:14] == GRIDS[0])
+        yesterday = (today - timedelta(days=1)).isoformat()
+        assert ogc(yesterday) == [(MICRO, 1), (GRIDS[0] + "02", 1)]
+        assert ogc(f"{today.isoformat()}T12:00:00+08:00") == [(GRIDS[0] + "02", 1), (pieces[0], 1), (pieces[1], 1)]
+        assert ogc(f"{yesterday}/..") == [(MICRO, 1), (GRIDS[0] + "02", 1), (pieces[0], 1), (pieces[1], 1)]
 
     with transaction(get_engine(county)) as session:
         moved, kept = (session.get(Finding, (COUNTY, f["id"])) for f in (open_finding, closed_finding))
