@@ -14,6 +14,9 @@
   const detail = document.getElementById("grid-detail");
   const map = L.map("map", {zoomSnap: 0.25, attributionControl: false});
   const paths = new Map();  // grid code -> Leaflet path
+  // shared with changes.js (the change-set editor draws on the same map) and with the browser tests
+  window.plannerView = {map: map, data: null, element: element, number: number,
+                        showGrid: (code) => select(code, false)};
   let data = null;
   let selected = null;
   let sortKey = "index";
@@ -222,6 +225,7 @@
   Promise.all([fetchJson("/map/grids.topojson"), fetchJson("/planner/grids.json")])
     .then(([topology, figures]) => {
       data = figures;
+      window.plannerView.data = figures;
       const count = draw(topology);
       drawVacant();
       drawOfficers();
