@@ -271,6 +271,9 @@ def stale_bases(session: Session, change_set: ChangeSet, *, lock: bool = False) 
 def preview(*, session: Session, principal: Principal, change_set_id: str) -> dict:
     """The draft's before/after units and what moves: open findings, officers, chiefs, patrols, workload."""
     change_set = get(session=session, principal=principal, change_set_id=change_set_id)
+    if change_set.status not in (ChangeSetStatus.DRAFT, ChangeSetStatus.SCHEDULED):
+        raise Conflict(f"Change set {change_set.id} is {change_set.status}: there is nothing left to preview; what "
+                       "it did is in its result.")
     step = replay(session=session, change_set=change_set)
     found = consequences(session=session, change_set=change_set, step=step)
     return {"change_set": change_set, **found, "stale": stale_bases(session, change_set)}

@@ -101,6 +101,8 @@ def test_a_split_is_previewed_applied_kept_in_history_and_reverted_exactly(count
         applied = act(api, change_set, "apply")
         assert applied.status_code == 200, applied.text
         assert applied.json()["status"] == "applied"
+        after = api.get(f"{API}/change-sets/{change_set['id']}/preview")
+        assert after.status_code == 409 and "nothing left to preview" in after.json()["description"]
 
         today = county_today()
         micro_now = {f["id"] for f in api.get(f"{API}/map", params={"level": "micro_grid"}).json()["features"]}
@@ -298,6 +300,11 @@ def test_a_town_planner_applies_inside_the_town_only(county):
 
 def test_a_balancing_proposal_is_a_draft_that_gives_each_officer_one_grid(county):
     with client(county, "planner") as api:
+        town = api.post(f"{API}/balance", json={"scope_code": TOWNS[0]})
+        assert town.status_code == 201, town.text
+        assert town.json()["scope_code"] == TOWNS[0] and all(
+            e.get("village", e.get("code", "")).startswith(TOWNS[0]) for e in town.json()["edits"])
+        assert act(api, town.json(), "discard").status_code == 200
         response = api.post(f"{API}/balance", json={})
         assert response.status_code == 201, response.text
         proposal = response.json()
