@@ -10,11 +10,15 @@ from pydantic import BaseModel, ConfigDict, Field
 Code = Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[0-9A-Za-z_-]+$")]
 
 
+Lon = Annotated[float, Field(ge=-180, le=180, allow_inf_nan=False)]
+Lat = Annotated[float, Field(ge=-90, le=90, allow_inf_nan=False)]
+
+
 class LineString(BaseModel):
     """A GeoJSON LineString in EPSG:4490 (lon, lat)."""
 
     type: Literal["LineString"]
-    coordinates: list[tuple[float, float]] = Field(min_length=2, max_length=10_000)
+    coordinates: list[tuple[Lon, Lat]] = Field(min_length=2, max_length=10_000)
 
 
 class SplitEdit(BaseModel):
