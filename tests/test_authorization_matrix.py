@@ -32,7 +32,7 @@ from gridgov.people.principal import cli_principal
 from gridgov.storage.db import get_engine, transaction
 from tests.conftest import bearer, import_dataset, seed_users
 from tests.databases import app_url, new_database
-from tests.factories_geo import GRIDS, TOWNS, VILLAGES, lattice
+from tests.factories_geo import GRIDS, TOWNS, VILLAGES, lattice, small_county_layers
 
 OWN_TOWN, OTHER_TOWN = TOWNS
 OTHER_GRID, OTHER_VILLAGE = GRIDS[3], VILLAGES[2]
@@ -673,15 +673,34 @@ def _map_grids(client, actor, path):
         codes = sorted(g["id"] for g in response.json()["objects"]["grids"]["geometries"])
     else:
         codes = sorted(f["properties"]["code"] for f in response.json()["features"])
+    assert codes == _grids_seen(client, actor), (actor.name, codes)
+
+
+def _grids_seen(client, actor) -> list[str]:
+    """The grids an actor's jurisdiction holds, as the county was built."""
     if actor.county_wide:
-        expected = list(GRIDS)
-    elif actor.name == "officer":  # their current grids (W4309210001 holds two)
-        expected = sorted(client.get("/api/v1/me").json()["officer_grids"])
-    elif actor.name == "village field chief":
-        expected = [g for g in GRIDS if g.startswith(actor.own_village)]
-    else:  # town-level actors
-        expected = [g for g in GRIDS if g.startswith(OWN_TOWN)]
-    assert codes == expected, (actor.name, codes)
+        return list(GRIDS)
+    if actor.name == "officer":  # their current grids (W4309210001 holds two)
+        return sorted(client.get("/api/v1/me").json()["officer_grids"])
+    if actor.name == "village field chief":
+        return [g for g in GRIDS if g.startswith(actor.own_village)]
+    return [g for g in GRIDS if g.startswith(OWN_TOWN)]  # town-level actors
+
+
+MICRO_GRIDS = sorted(small_county_layers()["micro_grids"][["code", "parent_code"]].itertuples(index=False, name=None))
+
+
+def map_micro_grids(client, actor, url):
+    """The supervisor map's micro-grid layer holds exactly the micro-grids of the caller's grids, each with its
+    grid; anonymous callers get 401."""
+    response = client.get("/map/micro-grids.topojson")
+    if actor.username is None:
+        assert response.status_code == 401, response.text
+        return
+    assert response.status_code == 200, response.text
+    shown = sorted((g["id"], g["properties"]["grid"]) for g in response.json()["objects"]["micro_grids"]["geometries"])
+    grids = _grids_seen(client, actor)
+    assert shown == [(code, grid) for code, grid in MICRO_GRIDS if grid in grids], (actor.name, shown)
 
 
 def _signed_in_browser(client: TestClient, actor: Actor) -> TestClient:
@@ -903,6 +922,7 @@ RULES: dict[tuple[str, str], Probe] = {
         _assert_redirect(client.get("/map", follow_redirects=False))),
     ("GET", "/map/grids.geojson"): map_grids("/map/grids.geojson"),
     ("GET", "/map/grids.topojson"): map_grids("/map/grids.topojson"),
+    ("GET", "/map/micro-grids.topojson"): map_micro_grids,
     ("GET", "/language"): public("GET", "/language?set=en&next=/map", (303,)),
     ("GET", "/dashboard"): dashboard_page,
     ("GET", "/map/options.json"): supervisor_map_data("/map/options.json"),

@@ -1,8 +1,9 @@
 """Data of the supervisor map (指挥中心地图): small JSON answers the page fetches beside the grid layer.
 
-The grid geometry is fetched once (``/map/grids.topojson``); what changes with the filters is fetched
-again: counts and colour classes per grid, the findings for the markers, a grid's panel. Every answer is
-scoped to the caller's jurisdiction; anonymous callers get 401, bad filters 422.
+The grid geometry is fetched once (``/map/grids.topojson``), the micro-grids' once the map is zoomed in
+(``/map/micro-grids.topojson``); what changes with the filters is fetched again: counts and colour classes
+per grid, the findings for the markers, a grid's panel. Every answer is scoped to the caller's
+jurisdiction; anonymous callers get 401, bad filters 422.
 
 Filters, shared by every endpoint that takes them: ``since`` and ``until`` are days on the county clock
 (``until`` inclusive, default the last 30 days), ``domain``, ``category``, ``status`` and ``town``.
@@ -31,9 +32,11 @@ from gridgov.maps import findings_layer, overlays, panels, snapshot
 from gridgov.maps.dashboard import period_bounds
 from gridgov.maps.findings_layer import InvalidFilter, MapFilters, check_filters, grid_stats, map_findings
 from gridgov.maps.i18n import gettext, language_of
+from gridgov.maps.layers import DETAILS, dumps, grid_topology
 from gridgov.people.auth import PrincipalDep
 from gridgov.people.models import ChiefDomain
 from gridgov.people.principal import Principal
+from gridgov.storage import memo
 from gridgov.storage.session import SessionDep
 
 router = APIRouter(include_in_schema=False)
@@ -130,6 +133,33 @@ def map_options(session: SessionDep, principal: PrincipalDep) -> Response:
         "tiles": {"url": tile_url, "attribution": settings.map_tile_attribution, "gcj02": gcj02,
                   "offsets": overlays.gcj02_offsets(bounds) if gcj02 and bounds else None},
     })
+
+
+def _micro_grids(session: Session, principal: Principal) -> gpd.GeoDataFrame:
+    """The micro-grids the caller sees, ordered by code, each with its grid's code (EPSG:4490)."""
+    where = [Unit.county_code == principal.county_code, Unit.level == Level.MICRO_GRID.value]
+    if not principal.jurisdiction.county_wide:
+        where.append(Unit.code.in_(sorted(principal.jurisdiction.units)))
+    rows = session.execute(select(Unit.code, Unit.parent_code, Unit.geom).where(*where).order_by(Unit.code)).all()
+    return gpd.GeoDataFrame({"code": [r.code for r in rows], "grid": [r.parent_code for r in rows]},
+                            geometry=[r.geom for r in rows], crs=STORAGE_EPSG)
+
+
+@router.get("/map/micro-grids.topojson")
+def map_micro_grids(session: SessionDep, principal: PrincipalDep) -> Response:
+    """The micro-grids (微网格) of the caller's jurisdiction as TopoJSON at the grid layer's fine detail: object
+    ``micro_grids``, each geometry with its code (``id``) and its grid's (``grid``). The map draws them as
+    outlines once zoomed in, so the county overview never pays for them.
+
+    Remembered per jurisdiction like the grid layer, and forgotten when a change set reshapes the units."""
+    scope = principal.jurisdiction
+    tolerance_m, quantum_m = DETAILS["fine"]
+    key = ("micro_grid_topology", str(session.get_bind().url), scope.county_code, scope.county_wide,
+           None if scope.county_wide else frozenset(scope.units))
+    body = memo.remembered(key, lambda: dumps(grid_topology(
+        _micro_grids(session, principal), object_name="micro_grids", properties=("grid",),
+        tolerance_m=tolerance_m, quantum_m=quantum_m, metric_epsg=metric_epsg_of(session, scope.county_code))))
+    return Response(body, media_type="application/json", headers=PRIVATE)
 
 
 @router.get("/map/grid-stats.json")

@@ -12,6 +12,7 @@ DRAWN = "path.leaflet-interactive"
 SINCE, UNTIL = "2026-09-01", "2026-11-20"
 PERIOD = f"since={SINCE}&until={UNTIL}"
 API_PERIOD = "since=2026-09-01T00:00:00%2B08:00&until=2026-11-21T00:00:00%2B08:00"
+MICRO_GRIDS = "/map/micro-grids.topojson"
 
 
 
@@ -182,6 +183,34 @@ def test_zooming_in_swaps_the_overview_geometry_for_the_fine_one(page, outbound)
     fine = json.loads(page.request.get("/map/grids.topojson?detail=fine").text())
     assert sum(map(len, fine["arcs"])) > 1.5 * sum(map(len, overview["arcs"]))
     assert page.locator(f"#map svg {DRAWN}").count() == ALL_GRIDS  # the same paths, new geometry
+    assert outbound.urls == []
+
+
+def test_zooming_in_draws_micro_grid_outlines_that_the_overview_never_fetched(page, outbound):
+    asked = []
+    page.on("request", lambda request: asked.append(request.url) if MICRO_GRIDS in request.url else None)
+    sign_in(page, "supervisor")
+    open_grid_page(page, "/map")
+    page.wait_for_function("document.body.dataset.findingsDrawn !== undefined", timeout=20_000)
+    assert asked == [] and page.locator("#map path[data-micro-grid]").count() == 0  # the overview's bytes only
+
+    layer = json.loads(page.request.get(MICRO_GRIDS).text())["objects"]["micro_grids"]["geometries"]
+    grid = layer[0]["properties"]["grid"]
+    _open_grid(page, grid)  # fits the map to the grid: zoom 13 or more
+    page.wait_for_function("document.body.dataset.microGridsDrawn !== undefined", timeout=20_000)
+    drawn = page.evaluate("[...document.querySelectorAll('#map path[data-micro-grid]')].map(p => p.dataset.microGrid)")
+    assert int(page.evaluate("document.body.dataset.microGridsDrawn")) == len(drawn) == len(layer) > ALL_GRIDS
+    assert sorted(drawn) == sorted(g["id"] for g in layer)
+    assert page.locator(f"#map svg {DRAWN}").count() == ALL_GRIDS  # outlines only: no Tab stop, no click taken
+    page.uncheck("input[name=markers]")  # the clusters would lie over the grid
+    under = page.evaluate("""(code) => {  // what a click in the middle of a micro-grid lands on
+        const box = document.querySelector('#map path[data-micro-grid="' + code + '"]').getBoundingClientRect();
+        const hit = document.elementFromPoint(box.x + box.width / 2, box.y + box.height / 2);
+        return hit && hit.dataset.grid;
+    }""", next(g["id"] for g in layer if g["properties"]["grid"] == grid))
+    assert under, "the micro-grid outlines took the click from the grid beneath"
+    _open_grid(page, layer[-1]["properties"]["grid"])  # zooming again draws from what it has
+    assert len(asked) == 1
     assert outbound.urls == []
 
 

@@ -7,6 +7,7 @@
 
   var GRID_LAYER_URL = "/map/grids.topojson?detail=overview";  // or "/map/grids.geojson": readGridLayer() takes either
   var FINE_LAYER_URL = "/map/grids.topojson?detail=fine";
+  var MICRO_GRID_LAYER_URL = "/map/micro-grids.topojson";  // zoomed in only
   var FINE_ZOOM = 12;  // from here a pixel spans under 33 m and the overview's 30 m simplification could show
   var PALETTE = ["#f4f1ea", "#fdd49e", "#fc8d59", "#d7301f", "#7f0000"];
   var OUTSIDE_FILTER = "#c9ced4";
@@ -34,6 +35,8 @@
   var panel = document.getElementById("panel");
   var map = L.map("map", {preferCanvas: false, zoomSnap: 0.25, attributionControl: false, maxZoom: 18});  // clusters need a maxZoom
   var gridRenderer = L.svg();
+  var microGridPane = map.createPane("microGrids");  // over the grids' fills; clicks pass through to them
+  microGridPane.style.cssText = "z-index:450;pointer-events:none";
   var state = {options: null, stats: null, gridLayer: null, paths: {}, selected: null, markers: null,
                tracks: null, resources: {}, shift: null, findingsVersion: 0};
 
@@ -139,6 +142,25 @@
     });
   }
 
+  /* Micro-grid outlines from FINE_ZOOM on, fetched once; not interactive: no Tab stops, no clicks taken. */
+  function showMicroGrids() {
+    var shown = map.getZoom() >= FINE_ZOOM;
+    microGridPane.style.display = shown ? "" : "none";
+    if (!shown || state.microGridsAsked) { return; }
+    state.microGridsAsked = true;
+    fetchJSON(MICRO_GRID_LAYER_URL).then(function (doc) {
+      var layer = L.geoJSON(topojson.feature(doc, doc.objects.micro_grids), {
+        coordsToLatLng: latLng, interactive: false, renderer: L.svg({pane: "microGrids"}),
+        style: {color: "#263238", weight: 0.6, dashArray: "3 3", fill: false}
+      }).addTo(map);
+      layer.eachLayer(function (path) { path.getElement().dataset.microGrid = path.feature.id; });
+      document.body.dataset.microGridsDrawn = String(layer.getLayers().length);
+    }).catch(function (error) {
+      state.microGridsAsked = false;
+      say(t("Could not load: {message}", {message: error.message}));
+    });
+  }
+
   /* The overview geometry is enough for the whole county on one screen; zoomed in, the fine geometry is
      fetched once and swapped into the same paths (their colours, tooltips and clicks stay). */
   function refineGrids() {
@@ -187,6 +209,7 @@
     document.body.dataset.gridsDrawn = String(count);
     document.body.dataset.gridDetail = "overview";
     map.on("zoomend", refineGrids);
+    map.on("zoomend", showMicroGrids);
     return count;
   }
 
