@@ -242,6 +242,12 @@ def test_a_planner_splits_a_micro_grid_on_the_map_previews_applies_and_the_super
                                        params={"bbox": f"{west},{south},{east},{north}", "limit": 100}).json()
         ogc_codes = {f["properties"].get("code", f.get("id")) for f in items["features"]}
         assert set(created) <= ogc_codes and code not in ogc_codes
+        supervisor.fill("input[name=grid]", code[:-2])  # the map's own way to a grid: fit it, zoom 13 or more
+        supervisor.click("#go-to-grid")
+        supervisor.wait_for_function("document.body.dataset.microGridsDrawn !== undefined", timeout=20_000)
+        drawn = supervisor.evaluate("[...document.querySelectorAll('#map path[data-micro-grid]')]"
+                                    ".map(p => p.dataset.microGrid)")
+        assert set(created) <= set(drawn) and code not in drawn  # the supervisor's map shows the new units
     finally:
         context.close()
     assert outbound.urls == []

@@ -414,6 +414,12 @@
     return km2Value(feature && feature.properties.area_m2 / 1e6);
   }
 
+  function hoursValue(value) {
+    return value === null || value === undefined ? "–" : view.number(value, 1);
+  }
+
+  const DOMAINS = {river: t("River chief"), forest: t("Forest chief"), field: t("Field chief")};
+
   function table(id, caption, headings, rows) {
     if (!rows.length) { return element("p", {id: id, class: "muted"}, caption + ": " + t("none")); }
     return element("div", {class: "table-wrap"}, element("table", {id: id, class: "moves"},
@@ -435,7 +441,13 @@
 
   function drawPreview(result) {
     clearPreview();
-    const before = L.geoJSON(result.before, {renderer: previewRenderer, interactive: false, style: BEFORE});
+    const before = L.geoJSON(result.before, {
+      renderer: previewRenderer, interactive: false, style: BEFORE,
+      onEachFeature: (feature, path) => path.on("add", () => {
+        path.getElement().dataset.code = feature.properties.code;
+        path.getElement().dataset.status = "before";
+      }),
+    });
     // grids under micro-grids and reshaped units under new ones, so the new units are never covered
     const rank = (f) => (f.properties.level === "grid" ? 0 : 2) + (f.properties.status === "new" ? 1 : 0);
     const ordered = result.after.features.slice().sort((a, b) => rank(a) - rank(b));
@@ -461,9 +473,17 @@
       table("preview-officers", t("Officers"), [t("Grid"), t("Before"), t("After")],
             result.officers.map((o) => [{"data-grid": o.grid_code}, o.grid_code, officer(o.before),
                                         officer(o.after)])),
-      table("preview-workload", t("Grid area, km²"), [t("Grid"), t("Before"), t("After")],
-            result.workload.map((w) => [{"data-grid": w.grid_code}, w.grid_code, km2Value(w.before_km2),
-                                        km2Value(w.after_km2)])));
+      table("preview-chiefs", t("Chiefs over the changed villages"), [t("Unit"), t("Domain"), t("Chief")],
+            result.chiefs.map((c) => [{"data-chief": c.chief_code}, c.unit_code, DOMAINS[c.domain] || c.domain,
+                                      c.chief_code])),
+      table("preview-patrols", t("Patrols of the last 30 days in retired grids"), [t("Grid"),
+                                                                                  t("Patrols in 30 days"),
+                                                                                  t("Patrolled km")],
+            result.patrols.map((p) => [{"data-grid": p.grid_code}, p.grid_code, String(p.patrols_30d),
+                                       view.number(p.km_30d, 1)])),
+      table("preview-workload", t("Workload, hours per month"), [t("Grid"), t("Before"), t("After")],
+            result.workload.map((w) => [{"data-grid": w.grid_code}, w.grid_code, hoursValue(w.before_hours),
+                                        hoursValue(w.after_hours)])));
     if (result.stale.length) {
       preview.append(element("p", {id: "preview-stale", class: "problem"}, t(
         "Changed by another change set since this draft's edits were drawn on them: {codes}. Check these edits.",
