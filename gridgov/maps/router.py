@@ -76,13 +76,14 @@ def home(request: Request, session: SessionDep) -> Response:
     )
 
 
-def _grids(session: Session, scope: Jurisdiction) -> gpd.GeoDataFrame:
-    """The grids the jurisdiction sees, ordered by code, as a GeoDataFrame in EPSG:4490."""
-    where = [Unit.county_code == scope.county_code, Unit.level == Level.GRID.value]
+def _units(session: Session, scope: Jurisdiction, level: Level) -> gpd.GeoDataFrame:
+    """The units of one level the jurisdiction sees, ordered by code, with their parent's code (EPSG:4490)."""
+    where = [Unit.county_code == scope.county_code, Unit.level == level.value]
     if not scope.county_wide:
         where.append(Unit.code.in_(sorted(scope.units)))
-    rows = session.execute(select(Unit.code, Unit.geom).where(*where).order_by(Unit.code)).all()
-    return gpd.GeoDataFrame({"code": [r[0] for r in rows]}, geometry=[r[1] for r in rows], crs=STORAGE_EPSG)
+    rows = session.execute(select(Unit.code, Unit.parent_code, Unit.geom).where(*where).order_by(Unit.code)).all()
+    return gpd.GeoDataFrame({"code": [r.code for r in rows], "parent": [r.parent_code for r in rows]},
+                            geometry=[r.geom for r in rows], crs=STORAGE_EPSG)
 
 
 @router.get("/map", response_class=HTMLResponse)
@@ -95,15 +96,15 @@ def grid_map(request: Request, session: SessionDep) -> Response:
     return templates.TemplateResponse(request, "map.html", {"county": county, "principal": principal})
 
 
-def _layer(session: Session, principal, kind: tuple, build) -> str:
-    """The grid layer of the caller's jurisdiction in one encoding and detail, remembered.
+def unit_layer(session: Session, principal, kind: tuple, build, level: Level = Level.GRID) -> str:
+    """The grids (or another level) of the caller's jurisdiction in one encoding and detail, remembered.
 
     Simplifying the county's grids costs more than the rest of the request: the layer is remembered per
     jurisdiction (an officer's is a grid or two) and forgotten when any unit changes (an audited change)."""
     scope = principal.jurisdiction
     key = (*kind, str(session.get_bind().url), scope.county_code, scope.county_wide,
            None if scope.county_wide else frozenset(scope.units))
-    return memo.remembered(key, lambda: dumps(build(_grids(session, scope),
+    return memo.remembered(key, lambda: dumps(build(_units(session, scope, level),
                                                     metric_epsg=metric_epsg_of(session, scope.county_code))))
 
 
@@ -120,9 +121,9 @@ def grid_topology_layer(
     Data, not a page: the bearer token or the session cookie signs in, anonymous callers get 401, and on
     PostgreSQL the request is walled in to the jurisdiction like every API request."""
     tolerance_m, quantum_m = DETAILS[detail]
-    body = _layer(session, principal, ("grid_topology", detail),
-                  lambda grids, metric_epsg: grid_topology(grids, tolerance_m=tolerance_m, quantum_m=quantum_m,
-                                                           metric_epsg=metric_epsg))
+    body = unit_layer(session, principal, ("grid_topology", detail),
+                      lambda grids, metric_epsg: grid_topology(grids[["code", "geometry"]], tolerance_m=tolerance_m,
+                                                               quantum_m=quantum_m, metric_epsg=metric_epsg))
     return Response(body, media_type="application/json", headers={"Cache-Control": "private, no-cache"})
 
 
@@ -130,7 +131,8 @@ def grid_topology_layer(
 def grid_layer(session: SessionDep, principal: PrincipalDep) -> Response:
     """The same grids as compact GeoJSON (simplified, 6 decimals, code only), for tools that do not read
     TopoJSON."""
-    body = _layer(session, principal, ("grid_layer",), compact_geojson)
+    body = unit_layer(session, principal, ("grid_layer",),
+                      lambda grids, metric_epsg: compact_geojson(grids[["code", "geometry"]], metric_epsg=metric_epsg))
     return Response(body, media_type="application/geo+json", headers={"Cache-Control": "private, no-cache"})
 
 

@@ -32,11 +32,11 @@ from gridgov.maps import findings_layer, overlays, panels, snapshot
 from gridgov.maps.dashboard import period_bounds
 from gridgov.maps.findings_layer import InvalidFilter, MapFilters, check_filters, grid_stats, map_findings
 from gridgov.maps.i18n import gettext, language_of
-from gridgov.maps.layers import DETAILS, dumps, grid_topology
+from gridgov.maps.layers import DETAILS, grid_topology
+from gridgov.maps.router import unit_layer
 from gridgov.people.auth import PrincipalDep
 from gridgov.people.models import ChiefDomain
 from gridgov.people.principal import Principal
-from gridgov.storage import memo
 from gridgov.storage.session import SessionDep
 
 router = APIRouter(include_in_schema=False)
@@ -135,16 +135,6 @@ def map_options(session: SessionDep, principal: PrincipalDep) -> Response:
     })
 
 
-def _micro_grids(session: Session, principal: Principal) -> gpd.GeoDataFrame:
-    """The micro-grids the caller sees, ordered by code, each with its grid's code (EPSG:4490)."""
-    where = [Unit.county_code == principal.county_code, Unit.level == Level.MICRO_GRID.value]
-    if not principal.jurisdiction.county_wide:
-        where.append(Unit.code.in_(sorted(principal.jurisdiction.units)))
-    rows = session.execute(select(Unit.code, Unit.parent_code, Unit.geom).where(*where).order_by(Unit.code)).all()
-    return gpd.GeoDataFrame({"code": [r.code for r in rows], "grid": [r.parent_code for r in rows]},
-                            geometry=[r.geom for r in rows], crs=STORAGE_EPSG)
-
-
 @router.get("/map/micro-grids.topojson")
 def map_micro_grids(session: SessionDep, principal: PrincipalDep) -> Response:
     """The micro-grids (微网格) of the caller's jurisdiction as TopoJSON at the grid layer's fine detail: object
@@ -152,13 +142,12 @@ def map_micro_grids(session: SessionDep, principal: PrincipalDep) -> Response:
     outlines once zoomed in, so the county overview never pays for them.
 
     Remembered per jurisdiction like the grid layer, and forgotten when a change set reshapes the units."""
-    scope = principal.jurisdiction
     tolerance_m, quantum_m = DETAILS["fine"]
-    key = ("micro_grid_topology", str(session.get_bind().url), scope.county_code, scope.county_wide,
-           None if scope.county_wide else frozenset(scope.units))
-    body = memo.remembered(key, lambda: dumps(grid_topology(
-        _micro_grids(session, principal), object_name="micro_grids", properties=("grid",),
-        tolerance_m=tolerance_m, quantum_m=quantum_m, metric_epsg=metric_epsg_of(session, scope.county_code))))
+    def build(units, metric_epsg: int) -> dict:
+        return grid_topology(units.rename(columns={"parent": "grid"}), object_name="micro_grids", properties=("grid",),
+                             tolerance_m=tolerance_m, quantum_m=quantum_m, metric_epsg=metric_epsg)
+
+    body = unit_layer(session, principal, ("micro_grid_topology",), build, level=Level.MICRO_GRID)
     return Response(body, media_type="application/json", headers=PRIVATE)
 
 
