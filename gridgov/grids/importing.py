@@ -17,7 +17,7 @@ from gridgov.audit.service import record
 from gridgov.geo.dataset import Defect, format_point
 from gridgov.grids.checks import raise_for_defects, validate_path
 from gridgov.grids.layers import LAYER_OF_LEVEL, RESOURCE_LAYERS, UNIT_LAYERS
-from gridgov.grids.models import Level, Unit
+from gridgov.grids.models import Level, Unit, UnitCode
 from gridgov.grids.service import (
     ImportSummary,
     Progress,
@@ -41,6 +41,26 @@ def _stored_parents(session: Session, county_code: str) -> dict[str, dict[str, o
     for level, code, geom in rows:
         stored.setdefault(LAYER_OF_LEVEL[Level(level)], {})[code] = geom
     return stored
+
+
+def _retired(session: Session, county_code: str) -> dict[str, object]:
+    """Codes a planner's change set retired, with the day: never issued again (docs/data-format.md)."""
+    return dict(session.execute(select(UnitCode.code, UnitCode.retired_on).where(
+        UnitCode.county_code == county_code, UnitCode.retired_on.is_not(None))).all())
+
+
+def _reused(layers: dict, retired: dict[str, object]) -> list[Defect]:
+    """A feature whose code was retired would give an old code, still named by last year's records, new ground."""
+    defects = []
+    for layer in UNIT_LAYERS:
+        frame = layers.get(layer)
+        if frame is None or not retired:
+            continue
+        clash = frame["code"].astype(str).isin(retired).to_numpy()
+        for code, point in zip(frame["code"][clash], shapely.point_on_surface(frame.geometry.values[clash])):
+            defects.append(Defect("retired_code", layer, str(code), format_point(point),
+                                  f"{layer} code {code} was retired on {retired[str(code)]}; codes are never reused"))
+    return defects
 
 
 def _already_stored(layers: dict, stored: dict[str, set[str]]) -> list[Defect]:
@@ -78,7 +98,7 @@ def check_path(
         known_codes=stored_codes,
         known_geometries=_stored_parents(session, county_code),
     )
-    return layers, defects + _already_stored(layers, stored_codes)
+    return layers, defects + _already_stored(layers, stored_codes) + _reused(layers, _retired(session, county_code))
 
 
 def import_path(

@@ -13,8 +13,11 @@ from gridgov.grids.models import Level, Resource, Unit
 from gridgov.grids.scope import Jurisdiction
 from gridgov.grids.service import dataset_layers, level_counts, units_frame
 from gridgov.people.models import ChiefAssignment, OfficerAssignment, Person
+from gridgov.people.principal import cli_principal
+from gridgov.planning import applying, service
 from gridgov.storage.db import get_engine, transaction
-from tests.factories_geo import GRIDS, lattice_rect, small_county_layers, write_gpkg
+from tests.conftest import import_dataset
+from tests.factories_geo import GRIDS, lattice, lattice_rect, small_county_layers, write_gpkg
 
 
 def _row_counts(url: str) -> dict[str, int]:
@@ -117,3 +120,23 @@ def test_a_partial_layer_is_checked_against_stored_parents(empty_db, tmp_path):
             import_path(session=session, path=bad, layer="micro_grids")
     assert ("missing_parent", micro.loc[0, "code"]) in {(d["kind"], d["code"]) for d in caught.value.details}
     assert _row_counts(empty_db)["units"] == 11
+
+
+def test_a_code_a_planner_retired_is_never_imported_again(empty_db, small_county_gpkg, tmp_path):
+    import_dataset(empty_db, small_county_gpkg)
+    retired = GRIDS[0] + "01"
+    cut = {"type": "LineString", "coordinates": [lattice(-0.3, 1), lattice(1.3, 1)]}
+    with transaction(get_engine(empty_db)) as session:
+        operator = cli_principal(session=session)
+        draft = service.create(session=session, principal=operator, title="split")
+        service.add_edit(session=session, principal=operator, change_set_id=draft.id, if_match="*",
+                         edit={"op": "split", "code": retired, "line": cut})
+        applying.apply(session=session, principal=operator, change_set_id=draft.id, if_match="*")
+    again = small_county_layers()["micro_grids"].iloc[[0]]
+    assert again["code"].iloc[0] == retired
+    path = tmp_path / "again.geojson"
+    again.to_file(path, driver="GeoJSON")
+    with pytest.raises(InvalidDataset) as caught:
+        with transaction(get_engine(empty_db)) as session:
+            import_path(session=session, path=path, layer="micro_grids")
+    assert ("retired_code", retired) in {(d["kind"], d["code"]) for d in caught.value.details}
