@@ -422,7 +422,10 @@
 
   function table(id, caption, headings, rows) {
     if (!rows.length) { return element("p", {id: id, class: "muted"}, caption + ": " + t("none")); }
-    return element("div", {class: "table-wrap"}, element("table", {id: id, class: "moves"},
+    // A long table scrolls inside its box: the box is a named region that Tab reaches, so keyboard users can
+    // scroll it too (axe: scrollable-region-focusable).
+    return element("div", {class: "table-wrap", tabindex: "0", role: "region", "aria-label": caption},
+                   element("table", {id: id, class: "moves"},
       element("caption", {}, caption),
       element("thead", {}, element("tr", {}, ...headings.map((heading) => element("th", {scope: "col"}, heading)))),
       element("tbody", {}, ...rows.map(([attributes, ...cells]) => element("tr", attributes,
