@@ -31,6 +31,7 @@ from gridgov.planning.balance import propose_balance
 from gridgov.planning.hours import WINDOW_DAYS
 from gridgov.planning.models import ChangeSet
 from gridgov.planning.plan import Regroup, edit_to_json
+from gridgov.planning.topology import area_m2
 from gridgov.planning.workload import ground_parts
 
 FINDINGS_YEAR_DAYS = 365
@@ -110,15 +111,15 @@ def _findings_per_month(session: Session, county_code: str, codes: pd.Series) ->
 
 
 def _reassignments(grids: gpd.GeoDataFrame, after, held: dict[str, str]) -> list[dict]:
-    """Officer of each proposed grid, by the code it has on the draft's map, where it changes."""
+    """Officer of each proposed grid, by the code it has on the draft's map (the grid there overlapping it
+    most), where it changes."""
     codes = np.array(list(after.units["grid"]), dtype=object)
-    tree = shapely.STRtree([u.geometry for u in after.units["grid"].values()])
-    points = shapely.point_on_surface(np.asarray(grids.geometry.values))
-    which, found = tree.query(points, predicate="within")
-    code_of = dict(zip(which, codes[found]))
-    changes = []
-    for n, officer in enumerate(grids["officer"]):
-        code = code_of[n]
-        if held.get(code) != officer:
-            changes.append({"grid_code": code, "officer_code": officer})
+    geoms = np.array([u.geometry for u in after.units["grid"].values()], dtype=object)
+    proposed = np.asarray(grids.geometry.values)
+    which, found = shapely.STRtree(geoms).query(proposed, predicate="intersects")
+    overlap = area_m2(shapely.intersection(proposed[which], geoms[found]), after.metric_epsg)
+    best = pd.DataFrame({"n": which, "code": codes[found], "overlap": overlap}).sort_values(
+        ["n", "overlap"], ascending=[True, False]).drop_duplicates("n").set_index("n")["code"]
+    changes = [{"grid_code": best[n], "officer_code": officer} for n, officer in enumerate(grids["officer"])
+               if held.get(best[n]) != officer]
     return sorted(changes, key=lambda r: r["grid_code"])
