@@ -94,7 +94,7 @@ def county_boundary(*, session: Session, county_code: str):
     )
 
 
-def _as_multi(geoms: np.ndarray, multi: Callable) -> np.ndarray:
+def as_multi(geoms: np.ndarray, multi: Callable) -> np.ndarray:
     """Promote single parts to their Multi type so every row of a column has one geometry type."""
     single = shapely.get_type_id(geoms) != shapely.get_type_id(multi([]))
     out = geoms.copy()
@@ -102,8 +102,10 @@ def _as_multi(geoms: np.ndarray, multi: Callable) -> np.ndarray:
     return out
 
 
-def _geometry_rows(frame: gpd.GeoDataFrame, metric_epsg: int) -> dict[str, np.ndarray]:
-    geoms = np.asarray(frame.geometry.values, dtype=object)
+def geometry_columns(geoms, metric_epsg: int) -> dict[str, np.ndarray]:
+    """The stored columns of geometries in EPSG:4490: themselves, area and length measured in the metric CRS,
+    and the bounding box (so that bbox filters use a B-tree index on SQLite too)."""
+    geoms = np.asarray(geoms, dtype=object)
     bounds = shapely.bounds(geoms)
     metric = to_metric(geoms, metric_epsg)
     return {
@@ -199,8 +201,8 @@ def _insert_units(
     valid_from: date,
 ) -> int:
     """Register the codes, store the live units and their first versions (valid from ``valid_from``)."""
-    geo = _geometry_rows(frame, metric_epsg)
-    geo["geom"] = _as_multi(geo["geom"], shapely.MultiPolygon)
+    geo = geometry_columns(frame.geometry.values, metric_epsg)
+    geo["geom"] = as_multi(geo["geom"], shapely.MultiPolygon)
     parents = [None] * len(frame) if level is Level.COUNTY else [_text(p) for p in frame["parent_code"]]
     synthetic = _synthetic(frame)
     rows = [
@@ -234,12 +236,12 @@ def _insert_units(
 def _insert_resources(
     *, session: Session, county_code: str, frame: gpd.GeoDataFrame, kind: str, metric_epsg: int
 ) -> int:
-    geo = _geometry_rows(frame, metric_epsg)
+    geo = geometry_columns(frame.geometry.values, metric_epsg)
     if kind == "river":
-        geo["geom"] = _as_multi(geo["geom"], shapely.MultiLineString)
+        geo["geom"] = as_multi(geo["geom"], shapely.MultiLineString)
         geo["area_m2"] = np.zeros(len(frame))
     else:
-        geo["geom"] = _as_multi(geo["geom"], shapely.MultiPolygon)
+        geo["geom"] = as_multi(geo["geom"], shapely.MultiPolygon)
         geo["length_m"] = np.zeros(len(frame))
     kinds = frame["kind"] if "kind" in frame else [None] * len(frame)
     synthetic = _synthetic(frame)

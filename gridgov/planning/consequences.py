@@ -39,7 +39,7 @@ def consequences(*, session: Session, change_set: ChangeSet, step: Drafted) -> d
     grids, micro = step.changes["grid"], step.changes["micro_grid"]
     reshaped = {level: step.reshaped(level) for level in EDITED}
     reassigned = {r["grid_code"]: r["officer_code"] for r in change_set.reassignments}
-    officers = flows.officers_in_force(session=session, county_code=county_code,
+    officers = flows.officers_of(session=session, county_code=county_code,
                                        grid_codes=[*grids.retired, *reassigned], on=change_set.effective_on)
     before_grids = [*grids.retired, *reshaped["grid"]]
     after_grids = [*grids.created, *reshaped["grid"]]
@@ -66,12 +66,11 @@ def consequences(*, session: Session, change_set: ChangeSet, step: Drafted) -> d
 def _features(plan: PlanMap, codes: dict, created=frozenset()) -> dict:
     features = []
     for level, listed in codes.items():
-        for code in listed:
-            unit = plan.units[level][code]
-            features.append({"type": "Feature", "id": code, "geometry": mapping(unit.geometry), "properties": {
-                "code": code, "level": level, "parent_code": unit.parent,
-                "area_m2": round(history.geometry_row(unit.geometry, plan.metric_epsg)["area_m2"], 1),
-                "status": "new" if code in created else "reshaped"}})
+        units = [plan.units[level][code] for code in listed]
+        for row, unit in zip(history.unit_rows(level, listed, units, plan.metric_epsg), units):
+            features.append({"type": "Feature", "id": row["code"], "geometry": mapping(unit.geometry), "properties": {
+                "code": row["code"], "level": level, "parent_code": unit.parent, "area_m2": round(row["area_m2"], 1),
+                "status": "new" if row["code"] in created else "reshaped"}})
     return {"type": "FeatureCollection", "features": features}
 
 

@@ -13,13 +13,13 @@ from dataclasses import dataclass
 from datetime import date
 
 import shapely
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import delete, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from gridgov.errors import Conflict, NotFound
-from gridgov.geo.crs import to_metric
 from gridgov.grids.models import County, Unit, UnitCode, UnitVersion
 from gridgov.grids.scope import Jurisdiction
+from gridgov.grids.service import as_multi, geometry_columns
 from gridgov.planning.edits import Unit as PlanUnit
 from gridgov.planning.plan import LEVELS, Change, PlanMap
 
@@ -102,27 +102,47 @@ def write_change(*, session: Session, county_code: str, before: PlanMap, after: 
     revived = versions(session=session, county_code=county_code,
                        keys=[(c, last[c]) for ch in changes.values() for c in ch.created if c in last])
     names.update({code: row.name for (code, _), row in revived.items()})
-    for level in LEVELS:
+    for level in LEVELS:  # top-down: a new unit's parent is on the map before it
         change = changes[level]
-        for code in (*change.created, *change.reshaped):
-            unit = after.units[level][code]
-            version = last.get(code, 0) + 1
-            row = geometry_row(unit.geometry, after.metric_epsg)
-            name = names.get(code) or (current[code].name if code in current else code)
-            if code in change.created:
-                _issue(session, county_code, code, level, unit.parent, effective_on, change_set_id,
-                       revived=code in last)
-                session.add(Unit(county_code=county_code, code=code, level=level, name=name, parent_code=unit.parent,
-                                 synthetic=False, **row))
-            else:
-                session.execute(update(Unit).where(Unit.county_code == county_code, Unit.code == code)
-                                .values(parent_code=unit.parent, **row))
-            session.add(UnitVersion(county_code=county_code, code=code, version=version, level=level, name=name,
-                                    parent_code=unit.parent, valid_from=effective_on, change_set_id=change_set_id,
-                                    **row))
-            written[code] = version
-        session.flush()
+        codes = [*change.created, *change.reshaped]
+        if not codes:
+            continue
+        units = [after.units[level][code] for code in codes]
+        rows = unit_rows(level, codes, units, after.metric_epsg)
+        for row in rows:
+            code = row["code"]
+            row["county_code"] = county_code
+            row["name"] = names.get(code) or (current[code].name if code in current else code)
+        created = set(change.created)
+        new, kept = [r for r in rows if r["code"] in created], [r for r in rows if r["code"] not in created]
+        issued = [r for r in new if r["code"] not in last]
+        if issued:
+            session.execute(insert(UnitCode), [
+                {"county_code": county_code, "code": r["code"], "level": level, "parent_code": r["parent_code"],
+                 "issued_on": effective_on, "change_set_id": change_set_id} for r in issued])
+        back = [r["code"] for r in new if r["code"] in last]  # a revert restores codes with their ground
+        if back:
+            session.execute(update(UnitCode).where(UnitCode.county_code == county_code, UnitCode.code.in_(back))
+                            .values(retired_on=None))
+        if new:
+            session.execute(insert(Unit), [r | {"synthetic": False} for r in new])
+        if kept:
+            session.execute(update(Unit), [{k: v for k, v in r.items() if k not in ("level", "name")} for r in kept])
+        session.execute(insert(UnitVersion), [
+            r | {"version": last.get(r["code"], 0) + 1, "valid_from": effective_on, "change_set_id": change_set_id}
+            for r in rows])
+        written.update({r["code"]: last.get(r["code"], 0) + 1 for r in rows})
     return Written(written)
+
+
+def unit_rows(level: str, codes: list[str], units: list, metric_epsg: int) -> list[dict]:
+    """The stored columns of units (code, parent, MultiPolygon, metric area, bounding box), measured together."""
+    geo = geometry_columns([u.geometry for u in units], metric_epsg)
+    geoms = as_multi(geo["geom"], shapely.MultiPolygon)
+    return [{"code": code, "level": level, "parent_code": unit.parent, "geom": geom,
+             "area_m2": float(area), "min_x": float(x0), "min_y": float(y0), "max_x": float(x1), "max_y": float(y1)}
+            for code, unit, geom, area, x0, y0, x1, y1 in zip(codes, units, geoms, geo["area_m2"], geo["min_x"],
+                                                                geo["min_y"], geo["max_x"], geo["max_y"])]
 
 
 def _names_of_new(before: PlanMap, after: PlanMap, changes: Mapping[str, Change],
@@ -131,37 +151,21 @@ def _names_of_new(before: PlanMap, after: PlanMap, changes: Mapping[str, Change]
     last two digits of its code (a revived code gets its old name back, from its last version)."""
     names = {}
     for level, change in changes.items():
-        sources = {c: before.units[level][c].geometry for c in change.retired}
-        for code in change.created:
-            point = shapely.point_on_surface(after.units[level][code].geometry)
-            source = next((c for c, g in sources.items() if shapely.covers(g, point)), None)
-            if source is not None and source in retired_names:
-                names[code] = f"{retired_names[source]} {code[-2:]}"
+        sources = [c for c in change.retired if c in retired_names]
+        if not sources or not change.created:
+            continue
+        points = shapely.point_on_surface([after.units[level][c].geometry for c in change.created])
+        which, found = shapely.STRtree([before.units[level][c].geometry for c in sources]).query(
+            points, predicate="within")
+        for k, j in zip(which, found):
+            code = change.created[k]
+            names.setdefault(code, f"{retired_names[sources[j]]} {code[-2:]}")
     return names
-
-
-def _issue(session: Session, county_code: str, code: str, level: str, parent: str | None, effective_on: date,
-           change_set_id: str, *, revived: bool) -> None:
-    """Issue a new code, or put a retired one back on the map (a revert restores codes with their ground)."""
-    if revived:
-        session.execute(update(UnitCode).where(UnitCode.county_code == county_code, UnitCode.code == code)
-                        .values(retired_on=None))
-        return
-    session.add(UnitCode(county_code=county_code, code=code, level=level, parent_code=parent, issued_on=effective_on,
-                         change_set_id=change_set_id))
-    session.flush()
 
 
 def _end_versions(session: Session, county_code: str, codes: list[str], effective_on: date) -> None:
     session.execute(update(UnitVersion).where(UnitVersion.county_code == county_code, UnitVersion.code.in_(codes),
                                               UnitVersion.valid_to.is_(None)).values(valid_to=effective_on))
-
-
-def geometry_row(geometry, metric_epsg: int) -> dict:
-    multi = geometry if geometry.geom_type == "MultiPolygon" else shapely.MultiPolygon([geometry])
-    x0, y0, x1, y1 = multi.bounds
-    return {"geom": multi, "area_m2": float(shapely.area(to_metric(multi, metric_epsg))),
-            "min_x": x0, "min_y": y0, "max_x": x1, "max_y": y1}
 
 
 def as_polygon(geometry):
