@@ -58,7 +58,13 @@ def _check(session: Session, principal: Principal, change_set: ChangeSet) -> Non
         raise PreconditionFailed(f"{stale[0]}: changed by another change set since this draft's edit was drawn on "
                                  "it; nothing was applied. Remove that edit and draw it again on the current map.",
                                  details=[{"code": c} for c in stale])
-    inside_scope(change_set, principal, replay(session=session, change_set=change_set))
+    step = replay(session=session, change_set=change_set)
+    inside_scope(change_set, principal, step)
+    # A reassignment may name a grid an edit created and a later removal of that edit took away again.
+    gone = sorted(r["grid_code"] for r in change_set.reassignments if r["grid_code"] not in step.after.units["grid"])
+    if gone:
+        raise Conflict(f"{gone[0]}: the change set reassigns this grid, but it is not on the draft's map (an edit "
+                       "that created it was removed); nothing was applied.", details=[{"code": c} for c in gone])
 
 
 def _apply(session: Session, principal: Principal, change_set: ChangeSet) -> ChangeSet:

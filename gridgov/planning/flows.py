@@ -16,11 +16,12 @@ from datetime import date, datetime
 
 import numpy as np
 import shapely
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gridgov.errors import Conflict
 from gridgov.findings.models import CLOSED_STATES, Finding, FindingEvent
+from gridgov.findings.routing import grid_officers
 from gridgov.findings.workflow import Action, Capacity
 from gridgov.notifications.outbox import enqueue
 from gridgov.people.assignments import in_force
@@ -57,39 +58,39 @@ def finding_moves(*, session: Session, county_code: str, retired_micro_grids, af
 
 def relocate(*, session: Session, county_code: str, moves: list[dict], change_set_id: str, actor: str,
              now: datetime) -> None:
-    """Move the findings and append each its ``relocate`` event (the state stays)."""
+    """Move the findings and append each its ``relocate`` event (the state stays), in one read and one flush."""
+    if not moves:
+        return
+    found = {f.id: f for f in session.scalars(select(Finding).where(
+        Finding.county_code == county_code, Finding.id.in_([m["id"] for m in moves])))}
     for move in moves:
-        finding = session.get(Finding, (county_code, move["id"]))
+        finding = found[move["id"]]
         session.add(FindingEvent(
             county_code=county_code, finding_id=finding.id, seq=finding.version + 1, at=now, actor=actor,
             capacity=Capacity.SYSTEM.value, action=Action.RELOCATE.value, from_state=finding.status, to_state=None,
             data={"change_set": change_set_id, "from": {"micro_grid": finding.micro_grid_code,
                                                         "grid": finding.grid_code},
                   "to": {"micro_grid": move["to"], "grid": move["grid"]}}))
-        session.execute(update(Finding).where(Finding.county_code == county_code, Finding.id == finding.id)
-                        .values(micro_grid_code=move["to"], grid_code=move["grid"], village_code=move["village"],
-                                town_code=move["town"], version=finding.version + 1)
-                        .execution_options(synchronize_session=False))
+        finding.micro_grid_code, finding.grid_code = move["to"], move["grid"]
+        finding.village_code, finding.town_code = move["village"], move["town"]
+        finding.version += 1
     session.flush()
 
 
-def officers_in_force(*, session: Session, county_code: str, grid_codes, on: date) -> dict[str, str]:
-    """Grid → officer on day ``on``."""
-    return dict(session.execute(select(OfficerAssignment.grid_code, OfficerAssignment.officer_code).where(
-        OfficerAssignment.county_code == county_code, OfficerAssignment.grid_code.in_(sorted(set(grid_codes))),
-        in_force(OfficerAssignment, on))).all())
+def officers_of(*, session: Session, county_code: str, grid_codes, on: date) -> dict[str, str]:
+    """Grid → officer on day ``on``, for the given grids (from the county's table the router remembers)."""
+    officers = grid_officers(session, county_code, on)
+    return {grid: officers[grid] for grid in grid_codes if grid in officers}
 
 
 def officer_plan(*, before: PlanMap, after: PlanMap, retired: list[str], created: list[str],
                  officers: Mapping[str, str], reassignments: Mapping[str, str]) -> list[dict]:
     """Who answers for each retired, created or reassigned grid before and after (``officers``: now)."""
-    overlap = []
-    for new in created:
-        shape = after.units["grid"][new].geometry
-        for old in retired:
-            common = shapely.intersection(shape, before.units["grid"][old].geometry)
-            if not common.is_empty:
-                overlap.append((float(area_m2([common], after.metric_epsg)[0]), new, old))
+    new_grids = np.array([after.units["grid"][c].geometry for c in created], dtype=object)
+    old_grids = np.array([before.units["grid"][c].geometry for c in retired], dtype=object)
+    i, j = shapely.STRtree(old_grids).query(new_grids, predicate="intersects") if len(retired) else ([], [])
+    areas = area_m2(shapely.intersection(new_grids[i], old_grids[j]), after.metric_epsg) if len(i) else []
+    overlap = [(float(a), created[n], retired[o]) for a, n, o in zip(areas, i, j)]
     placed, taken = {}, set()
     for _, new, old in sorted(overlap, reverse=True):
         if new not in placed and old not in taken and old in officers:

@@ -46,7 +46,7 @@ def propose(*, session: Session, principal: Principal, scope_code: str | None = 
     villages = sorted(v for v in plan.units["village"] if v.startswith(scope))
     micro = _micro_grids(plan, villages)
     today = county_today()
-    held = flows.officers_in_force(session=session, county_code=county_code,
+    held = flows.officers_of(session=session, county_code=county_code,
                                    grid_codes=micro["grid_code"].unique(), on=today)
     if not held:
         raise Conflict(f"No officer holds a grid in {scope}; there is nothing to balance.")

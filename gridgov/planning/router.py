@@ -174,6 +174,6 @@ def locate(session: SessionDep, principal: PrincipalDep, lon: Annotated[float, Q
     found = history.locate_as_of(session=session, county_code=principal.county_code, lon=lon, lat=lat, on=on)
     if found["micro_grid"] is None or not history.sees_historic(principal.jurisdiction, found["micro_grid"]):
         raise NotFound(f"No micro-grid of your jurisdiction held the point {lon}, {lat} on {on}.")
-    officers = flows.officers_in_force(
+    officers = flows.officers_of(
         session=session, county_code=principal.county_code, grid_codes=[found["grid"]], on=on)
     return Located(as_of=on, officer=officers.get(found["grid"]), **found)

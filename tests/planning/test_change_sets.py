@@ -320,7 +320,7 @@ def test_a_balancing_proposal_is_a_draft_that_gives_each_officer_one_grid(county
         grids = api.get(f"{API}/map", params={"level": "grid"}).json()["features"]
     assert len(grids) == 3 and {g["properties"]["parent_code"] for g in grids} == set(VILLAGES)
     with transaction(get_engine(county)) as session:
-        held = flows.officers_in_force(session=session, county_code=COUNTY, grid_codes=[g["id"] for g in grids],
+        held = flows.officers_of(session=session, county_code=COUNTY, grid_codes=[g["id"] for g in grids],
                                        on=county_today())
     assert sorted(held.values()) == [A, B, C]  # one person, one grid
 
@@ -376,3 +376,19 @@ def test_two_applies_at_once_on_one_unit_one_wins_and_the_other_is_refused_whole
         versions = session.scalars(select(UnitVersion).where(UnitVersion.code == MICRO)).all()
     assert len(pieces) == 3 and MICRO not in pieces  # one split applied, whole: 02 and two new pieces
     assert [(v.version, v.valid_to is not None) for v in versions] == [(1, True)]
+
+
+def test_a_reassignment_left_without_its_grid_is_refused_whole(county):
+    with client(county, "planner") as api:
+        change_set = draft(api, "Merge and staff", effective_on=county_today().isoformat())
+        change_set = edit(api, change_set, {"op": "merge", "codes": [GRIDS[3], GRIDS[4]]}).json()
+        merged = change_set["edits"][0]["created"][0]
+        change_set = api.post(f"{API}/change-sets/{change_set['id']}/reassignments",
+                              json={"grid_code": merged, "officer_code": C},
+                              headers={"If-Match": change_set["etag"]}).json()
+        change_set = api.delete(f"{API}/change-sets/{change_set['id']}/edits/0",
+                                headers={"If-Match": change_set["etag"]}).json()
+        before = live_map(county)
+        refused = act(api, change_set, "apply")
+        assert refused.status_code == 409 and refused.json()["description"].startswith(merged)
+    assert live_map(county) == before
